@@ -1,0 +1,44 @@
+"""Shopify: HMAC-signed order webhooks in; (later) Admin GraphQL for stock and fulfillments out."""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from carts.base import ORDER_EVENT, Delivery, IgnoredDelivery
+from schemas.connection import Connection
+from schemas.shopify import ShopifyOrderSchema
+from signing import verify_base64_hmac
+
+# orders/create fires for unpaid orders too; orders/paid brings them once paid (the consumer holds unpaid ones).
+ORDER_TOPICS = frozenset({"orders/create", "orders/paid"})
+
+_DELIVERY_HEADERS = {
+    "topic": "X-Shopify-Topic",
+    "shop_domain": "X-Shopify-Shop-Domain",  # informational: the HMAC is the authentication
+    "api_version": "X-Shopify-API-Version",
+    "webhook_id": "X-Shopify-Webhook-Id",
+    "event_id": "X-Shopify-Event-Id",
+    "triggered_at": "X-Shopify-Triggered-At",
+}
+
+
+class Shopify:
+    name = "shopify"
+
+    def is_ping(self, headers: Mapping[str, str], body: bytes) -> bool:
+        return False  # Shopify sends no ping
+
+    def verify(self, headers: Mapping[str, str], body: bytes, connection: Connection) -> None:
+        verify_base64_hmac(body, headers.get("X-Shopify-Hmac-Sha256"), connection.webhook_secret)
+
+    def read_delivery(self, headers: Mapping[str, str], payload: Any, connection: Connection) -> Delivery:
+        metadata = {name: headers.get(header) for name, header in _DELIVERY_HEADERS.items() if headers.get(header)}
+        topic = metadata.get("topic")
+        if topic not in ORDER_TOPICS:
+            raise IgnoredDelivery(f"Shopify topic {topic!r} is not handled (handled: {', '.join(sorted(ORDER_TOPICS))})")
+        order = ShopifyOrderSchema().load(payload)
+        # Shopify re-sends a failed delivery with the same webhook id; fall back to the order's own version.
+        dedupe_key = metadata.get("webhook_id") or f"{topic}:{order.cart_order_id}:{order.updated_at}"
+        return Delivery(ORDER_EVENT, dedupe_key, order.cart_order_id, order.to_dict(), metadata)
+
+
+PLATFORM = Shopify()

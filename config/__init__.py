@@ -1,0 +1,1 @@
+"""Settings from the environment, the connection registry, gunicorn configuration."""

@@ -1,0 +1,126 @@
+"""The connection registry: `CONNECTIONS_FILE`, validated at startup, re-read when it changes.
+
+Ops flip a connection's switches by editing the file; every process notices within
+`connections_reload_seconds` (a cheap mtime check on access, no restart, no watcher thread).
+A file that turns bad while running is logged and ignored: the last good registry stays in force.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+import time
+from typing import Callable, Iterable, Mapping
+
+import yaml
+from marshmallow import ValidationError
+
+from schemas.connection import Connection, ConnectionSchema
+
+log = logging.getLogger(__name__)
+
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class RegistryError(Exception):
+    """The connections file cannot be used; the message names the connection and the field."""
+
+
+def _expand(value: object, env: Mapping[str, str], where: str) -> object:
+    if not isinstance(value, str):
+        return value
+
+    def lookup(match: re.Match) -> str:
+        name = match.group(1)
+        if name not in env:
+            raise RegistryError(f"{where}: environment variable {name} is not set")
+        return env[name]
+
+    return _VARIABLE.sub(lookup, value)
+
+
+def _describe(index: int, raw: Mapping) -> str:
+    return f"connection {raw.get('id', f'#{index + 1}')} ({raw.get('name', 'unnamed')})"
+
+
+def _load_entry(index: int, raw: object, env: Mapping[str, str], path: str) -> Connection:
+    if not isinstance(raw, dict):
+        raise RegistryError(f"{path}: entry #{index + 1} is not a mapping")
+    where = f"{path}: {_describe(index, raw)}"
+    expanded = {key: _expand(value, env, f"{where}, field '{key}'") for key, value in raw.items()}
+    try:
+        return ConnectionSchema().load(expanded)
+    except ValidationError as error:
+        problems = "; ".join(f"field '{name}': {' '.join(map(str, msgs))}" for name, msgs in error.messages.items())
+        raise RegistryError(f"{where}: {problems}") from None
+
+
+def parse_connections(text: str, path: str, env: Mapping[str, str]) -> dict[int, Connection]:
+    """Parse and validate the registry text; raises RegistryError naming what is wrong."""
+    try:
+        document = yaml.safe_load(text) or {}
+    except yaml.YAMLError as error:
+        raise RegistryError(f"{path}: not valid YAML: {error}") from None
+    entries = document.get("connections") if isinstance(document, dict) else None
+    if not isinstance(entries, list):
+        raise RegistryError(f"{path}: expected a top-level 'connections:' list")
+    connections: dict[int, Connection] = {}
+    for index, raw in enumerate(entries):
+        connection = _load_entry(index, raw, env, path)
+        if connection.id in connections:
+            raise RegistryError(f"{path}: connection {connection.id} is listed twice")
+        connections[connection.id] = connection
+    return connections
+
+
+class ConnectionRegistry:
+    """Thread-safe view of the connections file that reloads itself when the file changes."""
+
+    def __init__(self, path: str, reload_seconds: float = 2.0, env: Mapping[str, str] | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._path = path
+        self._reload_seconds = reload_seconds
+        self._env = os.environ if env is None else env
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._mtime_ns, self._connections = self._read()  # raises at startup: a bad file stops the process
+        self._checked_at = clock()
+
+    def get(self, connection_id: int | str) -> Connection | None:
+        try:
+            key = int(connection_id)
+        except (TypeError, ValueError):
+            return None
+        return self._current().get(key)
+
+    def all(self) -> Iterable[Connection]:
+        return list(self._current().values())
+
+    def for_lob(self, lob_id: int) -> list[Connection]:
+        return [c for c in self._current().values() if c.lob_id == lob_id]
+
+    def _current(self) -> dict[int, Connection]:
+        with self._lock:
+            if self._clock() - self._checked_at >= self._reload_seconds:
+                self._checked_at = self._clock()
+                self._reload_if_changed()
+            return self._connections
+
+    def _reload_if_changed(self) -> None:
+        try:
+            if os.stat(self._path).st_mtime_ns == self._mtime_ns:
+                return
+            self._mtime_ns, self._connections = self._read()
+            log.info("connections file %s reloaded: %d connections", self._path, len(self._connections))
+        except (OSError, RegistryError) as error:
+            log.error("connections file not reloaded, the previous one stays in force: %s", error)
+
+    def _read(self) -> tuple[int, dict[int, Connection]]:
+        try:
+            with open(self._path, encoding="utf-8") as handle:
+                mtime_ns = os.fstat(handle.fileno()).st_mtime_ns
+                text = handle.read()
+        except OSError as error:
+            raise RegistryError(f"cannot read connections file {self._path}: {error.strerror}") from None
+        return mtime_ns, parse_connections(text, self._path, self._env)

@@ -1,0 +1,69 @@
+"""Process settings, read once from the environment (names are part of the external contract, DESIGN.md)."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Mapping
+
+MIB = 1024 * 1024
+
+# KAFKA_* variables passed straight to kafka-python (SASL/SSL follow the same prefix, DESIGN.md).
+_KAFKA_SECURITY_VARIABLES = {
+    "KAFKA_SECURITY_PROTOCOL": "security_protocol",
+    "KAFKA_SASL_MECHANISM": "sasl_mechanism",
+    "KAFKA_SASL_USERNAME": "sasl_plain_username",
+    "KAFKA_SASL_PASSWORD": "sasl_plain_password",
+    "KAFKA_SSL_CAFILE": "ssl_cafile",
+    "KAFKA_SSL_CERTFILE": "ssl_certfile",
+    "KAFKA_SSL_KEYFILE": "ssl_keyfile",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    kafka_bootstrap_servers: str = "localhost:9092"
+    kafka_topic_prefix: str = ""
+    kafka_security: Mapping[str, str] = field(default_factory=dict)
+    kafka_topic_partitions: int = 3
+    connections_file: str = "config/connections.yaml"
+    # How often the registry file's modification time is checked (DESIGN.md promises 5 s).
+    connections_reload_seconds: float = 2.0
+    infoplus_base_url: str | None = None
+    infoplus_api_key: str | None = None
+    infoplus_webhook_secret: str | None = None
+    max_body_bytes: int = 5 * MIB
+    # Carts give up after 5 s: a publish must fail (503) well before that.
+    publish_timeout_seconds: float = 3.0
+    http_connect_timeout_seconds: float = 3.05
+    http_read_timeout_seconds: float = 10.0
+    consumer_session_timeout_ms: int = 10_000
+    consumer_max_poll_records: int = 100
+    retry_backoff_initial_seconds: float = 1.0
+    retry_backoff_max_seconds: float = 60.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if env is None else env
+        defaults = cls()
+        return cls(
+            kafka_bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS", defaults.kafka_bootstrap_servers),
+            kafka_topic_prefix=env.get("KAFKA_TOPIC_PREFIX", ""),
+            kafka_security={arg: env[var] for var, arg in _KAFKA_SECURITY_VARIABLES.items() if env.get(var)},
+            kafka_topic_partitions=int(env.get("KAFKA_TOPIC_PARTITIONS", defaults.kafka_topic_partitions)),
+            connections_file=env.get("CONNECTIONS_FILE", defaults.connections_file),
+            infoplus_base_url=env.get("INFOPLUS_BASE_URL") or None,
+            infoplus_api_key=env.get("INFOPLUS_API_KEY") or None,
+            infoplus_webhook_secret=env.get("INFOPLUS_WEBHOOK_SECRET") or None,
+            max_body_bytes=int(env.get("MAX_BODY_BYTES", defaults.max_body_bytes)),
+            consumer_session_timeout_ms=int(
+                env.get("KAFKA_CONSUMER_SESSION_TIMEOUT_MS", defaults.consumer_session_timeout_ms)),
+            retry_backoff_max_seconds=float(env.get("RETRY_BACKOFF_MAX_SECONDS", defaults.retry_backoff_max_seconds)),
+        )
+
+    def topic(self, name: str) -> str:
+        """A topic or consumer-group name with this environment's prefix."""
+        return f"{self.kafka_topic_prefix}{name}"
+
+    def kafka_client_config(self) -> dict:
+        """The arguments every kafka-python client of this process shares."""
+        return {"bootstrap_servers": self.kafka_bootstrap_servers.split(","), **self.kafka_security}

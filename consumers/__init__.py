@@ -1,0 +1,1 @@
+"""Consumer processes: one entry point per Procfile line, all running the shared engine (consumers.engine)."""

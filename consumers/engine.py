@@ -1,0 +1,249 @@
+"""The consumer engine, written once; each consumer supplies only "what to do with one event".
+
+Guarantees:
+- Offsets are committed only past events whose effect happened, or that were dead-lettered / skipped
+  (recorded on `<topic>.dlq` / `<topic>.skipped` and acknowledged by the broker) — never past a pending one.
+- A Retryable failure (429, 5xx, timeout) seeks the partition back to the event and *pauses* it until the
+  back-off (or the server's Retry-After) is over, while the loop keeps polling: the group membership stays
+  alive, other partitions keep flowing, and one entity's events stay in order.
+- A Permanent failure or an InvalidEvent is dead-lettered with a structured reason, then committed.
+- stop() (SIGTERM) lets the event in flight finish (every outbound call has a timeout), commits, and closes.
+"""
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import asdict
+from datetime import datetime, timezone
+from typing import Callable
+
+from kafka import ConsumerRebalanceListener, KafkaConsumer
+from kafka.errors import KafkaError
+from kafka.structs import OffsetAndMetadata, TopicPartition
+from marshmallow import ValidationError
+
+from config.settings import Settings
+from consumers.outcomes import InvalidEvent, Outcome
+from events import topics
+from events.publisher import BrokerUnavailable, Publisher
+from outbound.errors import Permanent, Retryable
+from schemas.envelope import Envelope, decode_envelope
+
+log = logging.getLogger("consumers.engine")
+
+Handler = Callable[[Envelope], Outcome]
+POLL_TIMEOUT_MS = 500
+RECENT_EVENT_IDS = 10_000
+BROKER_RETRY_SECONDS = 1.0
+
+
+def _now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+class _CommitOnRevoke(ConsumerRebalanceListener):
+    """Offsets of revoked partitions can no longer be committed afterwards: commit them now."""
+
+    def __init__(self, engine: "ConsumerEngine") -> None:
+        self._engine = engine
+
+    def on_partitions_revoked(self, revoked) -> None:
+        self._engine.partitions_revoked(set(revoked))
+
+    def on_partitions_assigned(self, assigned) -> None:
+        log.info("%s: assigned %s", self._engine.kind, sorted(f"{tp.topic}[{tp.partition}]" for tp in assigned))
+
+
+class ConsumerEngine:
+    def __init__(self, *, kind: str, topic: str, handler: Handler, settings: Settings,
+                 publisher: Publisher | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+        self.kind = kind
+        self.topic = topic
+        self._handler = handler
+        self._settings = settings
+        self._publisher = publisher or Publisher(settings)
+        self._clock = clock
+        self._stopping = threading.Event()
+        self._consumer: KafkaConsumer | None = None
+        self._next_offsets: dict[TopicPartition, int] = {}  # next offset to commit, per partition
+        self._committed: dict[TopicPartition, int] = {}
+        self._paused_until: dict[TopicPartition, float] = {}
+        self._attempts: dict[tuple[TopicPartition, int], int] = {}
+        self._recent: OrderedDict[str, None] = OrderedDict()  # event ids handled by this process
+        self.counts: dict[str, int] = {"done": 0, "skipped": 0, "dead_lettered": 0, "retried": 0, "duplicate": 0}
+
+    # -- lifecycle -------------------------------------------------------------------------------------------
+    def stop(self) -> None:
+        """Ask the loop to finish the event in flight, commit and exit (safe from a signal handler)."""
+        self._stopping.set()
+
+    def run(self) -> None:
+        topics.ensure_topics(self._settings, [self.topic, topics.dead_letters(self.topic), topics.skipped(self.topic)])
+        self._consumer = self._create_consumer()
+        self._consumer.subscribe([self._settings.topic(self.topic)], listener=_CommitOnRevoke(self))
+        log.info("%s consumer started: group=%s topic=%s", self.kind, self._group_id(), self._settings.topic(self.topic))
+        try:
+            while not self._stopping.is_set():
+                self._poll_once()
+        finally:
+            self._close()
+
+    def _create_consumer(self) -> KafkaConsumer:
+        session_ms = self._settings.consumer_session_timeout_ms
+        return KafkaConsumer(
+            **self._settings.kafka_client_config(),
+            group_id=self._group_id(),
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",  # a new group must not skip events already accepted
+            session_timeout_ms=session_ms,
+            heartbeat_interval_ms=max(100, session_ms // 3),
+            max_poll_records=self._settings.consumer_max_poll_records,
+        )
+
+    def _group_id(self) -> str:
+        return self._settings.topic(f"cartbridge.{self.kind}")
+
+    def _close(self) -> None:
+        try:
+            self._commit()
+        finally:
+            self._consumer.close(autocommit=False)
+            self._publisher.close()
+            log.info("%s consumer stopped: %s", self.kind, " ".join(f"{k}={v}" for k, v in self.counts.items()))
+
+    # -- the loop --------------------------------------------------------------------------------------------
+    def _poll_once(self) -> None:
+        self._resume_due_partitions()
+        try:
+            batch = self._consumer.poll(timeout_ms=POLL_TIMEOUT_MS)
+        except KafkaError as error:  # broker unreachable: nothing was handed out, so nothing is lost; wait, retry
+            log.warning("%s: poll failed (%s); retrying", self.kind, error)
+            self._stopping.wait(BROKER_RETRY_SECONDS)
+            return
+        for tp, records in batch.items():
+            if self._stopping.is_set():
+                break
+            self._process_partition(tp, records)
+        self._commit()
+
+    def _process_partition(self, tp: TopicPartition, records: list) -> None:
+        for record in records:
+            if self._stopping.is_set():
+                return
+            try:
+                self._process_record(record)
+            except Retryable as error:
+                self._retry_later(tp, record.offset, error)
+                return
+            self._attempts.pop((tp, record.offset), None)
+            self._next_offsets[tp] = record.offset + 1
+
+    def _process_record(self, record) -> None:
+        try:
+            envelope = decode_envelope(record.value)
+        except (ValueError, ValidationError) as error:
+            self._dead_letter(record, None, f"undecodable event: {error}", {})
+            return
+        if envelope.event_id in self._recent:
+            self.counts["duplicate"] += 1
+            log.info("%s: duplicate event_id=%s ignored", self.kind, envelope.event_id)
+            return
+        self._handle(record, envelope)
+        self._remember(envelope.event_id)
+
+    def _handle(self, record, envelope: Envelope) -> None:
+        try:
+            outcome = self._handler(envelope)
+        except (Permanent, InvalidEvent) as error:
+            details = error.details() if isinstance(error, Permanent) else error.details
+            self._dead_letter(record, envelope, error.reason, details)
+        except ValidationError as error:  # a payload this consumer cannot read: poison, not transient
+            self._dead_letter(record, envelope, "event payload failed validation", {"messages": error.messages})
+        except Retryable:
+            raise
+        except Exception as error:  # a bug: never lose the event, never crash the group — retry it, loudly
+            log.exception("%s: unexpected error on event_id=%s", self.kind, envelope.event_id)
+            raise Retryable(f"unexpected {error.__class__.__name__}: {error}") from error
+        else:
+            self._record_outcome(record, envelope, outcome)
+
+    def _record_outcome(self, record, envelope: Envelope, outcome: Outcome) -> None:
+        if outcome.skipped:
+            self._publish_side_record(topics.skipped(self.topic), record, {
+                "reason": outcome.reason, "consumer": self.kind, "skipped_at": _now_iso(), "event": asdict(envelope)})
+            self.counts["skipped"] += 1
+            log.info("%s: skipped event_id=%s connection=%s reason=%s",
+                     self.kind, envelope.event_id, envelope.connection_id, outcome.reason)
+        else:
+            self.counts["done"] += 1
+            log.info("%s: done event_id=%s connection=%s %s",
+                     self.kind, envelope.event_id, envelope.connection_id, outcome.reason)
+
+    def _dead_letter(self, record, envelope: Envelope | None, reason: str, details: dict) -> None:
+        tp = TopicPartition(record.topic, record.partition)
+        self._publish_side_record(topics.dead_letters(self.topic), record, {
+            "reason": reason, "error": details, "attempts": self._attempts.get((tp, record.offset), 0) + 1,
+            "consumer": self.kind, "failed_at": _now_iso(),
+            "source": {"topic": record.topic, "partition": record.partition, "offset": record.offset},
+            "event": asdict(envelope) if envelope else None,
+            "raw": None if envelope else (record.value or b"").decode("utf-8", "replace"),
+        })
+        self.counts["dead_lettered"] += 1
+        log.warning("%s: dead-lettered event_id=%s reason=%s",
+                    self.kind, envelope.event_id if envelope else "?", reason)
+
+    def _publish_side_record(self, topic: str, record, value: dict) -> None:
+        try:
+            self._publisher.publish_record(topic, record.key, value)
+        except BrokerUnavailable as error:  # not recorded, so not done: retry the event later
+            raise Retryable(f"could not write to {topic}: {error}") from error
+
+    def _remember(self, event_id: str) -> None:
+        self._recent[event_id] = None
+        if len(self._recent) > RECENT_EVENT_IDS:
+            self._recent.popitem(last=False)
+
+    # -- retries ---------------------------------------------------------------------------------------------
+    def _retry_later(self, tp: TopicPartition, offset: int, error: Retryable) -> None:
+        attempts = self._attempts[(tp, offset)] = self._attempts.get((tp, offset), 0) + 1
+        delay = error.retry_after if error.retry_after is not None else self._backoff(attempts)
+        self._consumer.seek(tp, offset)
+        self._consumer.pause(tp)
+        self._paused_until[tp] = self._clock() + delay
+        self.counts["retried"] += 1
+        log.warning("%s: retrying %s[%d]@%d in %.1fs (attempt %d): %s",
+                    self.kind, tp.topic, tp.partition, offset, delay, attempts, error.reason)
+
+    def _backoff(self, attempts: int) -> float:
+        base = self._settings.retry_backoff_initial_seconds * 2 ** (attempts - 1)
+        return min(self._settings.retry_backoff_max_seconds, base) * random.uniform(0.8, 1.2)
+
+    def _resume_due_partitions(self) -> None:
+        now = self._clock()
+        for tp, due in list(self._paused_until.items()):
+            if now >= due:
+                del self._paused_until[tp]
+                self._consumer.resume(tp)
+
+    # -- commits ---------------------------------------------------------------------------------------------
+    def _commit(self, only: set[TopicPartition] | None = None) -> None:
+        pending = {tp: OffsetAndMetadata(offset, "", -1) for tp, offset in self._next_offsets.items()
+                   if self._committed.get(tp) != offset and (only is None or tp in only)}
+        if not pending:
+            return
+        try:
+            self._consumer.commit(pending)
+            self._committed.update({tp: meta.offset for tp, meta in pending.items()})
+        except KafkaError as error:  # e.g. the group rebalanced: these events will be redelivered, harmlessly
+            log.warning("%s: commit failed (%s); the events will be redelivered", self.kind, error)
+
+    def partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        self._commit(only=revoked)
+        for tp in revoked:
+            self._next_offsets.pop(tp, None)
+            self._committed.pop(tp, None)
+            self._paused_until.pop(tp, None)
+        self._attempts = {key: n for key, n in self._attempts.items() if key[0] not in revoked}

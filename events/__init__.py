@@ -1,0 +1,1 @@
+"""Event plumbing shared by every process: topic names, the envelope, the Kafka publisher."""

@@ -1,0 +1,56 @@
+"""Topic names in one place (DESIGN.md, "Kafka"). Every name gets `KAFKA_TOPIC_PREFIX` through Settings.topic."""
+from __future__ import annotations
+
+import argparse
+import logging
+
+from kafka import KafkaAdminClient
+from kafka.errors import TopicAlreadyExistsError
+
+from config.settings import Settings
+
+CART_ORDERS = "cart.orders"
+INFOPLUS_INVENTORY = "infoplus.inventory"
+INFOPLUS_SHIPMENTS = "infoplus.shipments"
+MAIN_TOPICS = (CART_ORDERS, INFOPLUS_INVENTORY, INFOPLUS_SHIPMENTS)
+
+log = logging.getLogger(__name__)
+
+
+def dead_letters(topic: str) -> str:
+    """Where events that cannot be processed go, with a structured reason."""
+    return f"{topic}.dlq"
+
+
+def skipped(topic: str) -> str:
+    """Where events a sync switch (or a rule such as "not paid yet") held back go, with the reason."""
+    return f"{topic}.skipped"
+
+
+def all_topics() -> list[str]:
+    return [name for topic in MAIN_TOPICS for name in (topic, dead_letters(topic), skipped(topic))]
+
+
+def ensure_topics(settings: Settings, names: list[str]) -> None:
+    """Create any missing topic (prefixed) with the configured partition count; existing ones are left alone."""
+    admin = KafkaAdminClient(**settings.kafka_client_config(), request_timeout_ms=10_000)
+    try:
+        wanted = {settings.topic(name) for name in names}
+        missing = wanted - set(admin.list_topics())
+        if missing:
+            spec = {name: {"num_partitions": settings.kafka_topic_partitions, "replication_factor": -1}
+                    for name in sorted(missing)}
+            try:
+                admin.create_topics(spec, wait_for_metadata=True)
+            except TopicAlreadyExistsError:
+                pass  # another process created it first
+            log.info("created topics %s", ", ".join(sorted(missing)))
+    finally:
+        admin.close()
+
+
+def main() -> None:
+    """`cartbridge-topics`: create every topic cartbridge uses (for clusters without auto-creation)."""
+    argparse.ArgumentParser(description=main.__doc__).parse_args()
+    logging.basicConfig(level=logging.INFO)
+    ensure_topics(Settings.from_env(), all_topics())

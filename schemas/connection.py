@@ -1,0 +1,79 @@
+"""One entry of the connection registry (DESIGN.md, "Connection registry")."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
+
+PLATFORMS = ("shopify", "woocommerce", "bigcommerce")
+
+# Credentials each platform needs; checked at load time so a half-filled entry stops startup.
+REQUIRED_BY_PLATFORM = {
+    "shopify": ("store_url", "webhook_secret", "access_token"),
+    "woocommerce": ("store_url", "webhook_secret", "consumer_key", "consumer_secret"),
+    "bigcommerce": ("store_hash", "webhook_secret", "access_token"),
+}
+
+
+@dataclass(frozen=True)
+class Connection:
+    """A Shopping Cart Connection: one cart store linked to one Infoplus LOB, with its three switches."""
+
+    id: int
+    name: str
+    platform: str
+    lob_id: int
+    order_source_id: int
+    warehouse_id: int
+    default_carrier_id: int
+    webhook_secret: str
+    sync_orders: bool = False
+    sync_inventory: bool = False
+    sync_tracking_data: bool = False
+    store_url: str | None = None
+    access_token: str | None = None
+    consumer_key: str | None = None
+    consumer_secret: str | None = None
+    store_hash: str | None = None
+    api_base_url: str = "https://api.bigcommerce.com"
+    location_id: str | None = None
+
+    def __repr__(self) -> str:  # never print credentials
+        return f"Connection(id={self.id}, name={self.name!r}, platform={self.platform})"
+
+
+class ConnectionSchema(Schema):
+    class Meta:
+        unknown = RAISE  # a misspelt switch must not silently read as "off"
+
+    id = fields.Integer(required=True, strict=True)
+    name = fields.String(required=True, validate=validate.Length(min=1))
+    platform = fields.String(required=True, validate=validate.OneOf(PLATFORMS))
+    lob_id = fields.Integer(required=True, strict=True)
+    order_source_id = fields.Integer(required=True, strict=True)
+    warehouse_id = fields.Integer(required=True, strict=True)
+    default_carrier_id = fields.Integer(required=True, strict=True)
+    webhook_secret = fields.String(required=True, validate=validate.Length(min=1))
+    sync_orders = fields.Boolean(load_default=False)
+    sync_inventory = fields.Boolean(load_default=False)
+    sync_tracking_data = fields.Boolean(load_default=False)
+    store_url = fields.Url(require_tld=False)
+    access_token = fields.String()
+    consumer_key = fields.String()
+    consumer_secret = fields.String()
+    store_hash = fields.String()
+    api_base_url = fields.Url(require_tld=False)
+    location_id = fields.String()
+
+    @validates_schema
+    def _platform_credentials(self, data: dict, **kwargs) -> None:
+        missing = [name for name in REQUIRED_BY_PLATFORM.get(data.get("platform"), ()) if not data.get(name)]
+        if missing:
+            raise ValidationError({name: [f"required for platform {data['platform']}"] for name in missing})
+
+    @post_load
+    def _make(self, data: dict, **kwargs) -> Connection:
+        for name in ("store_url", "api_base_url"):
+            if data.get(name):
+                data[name] = data[name].rstrip("/")
+        return Connection(**data)

@@ -1,0 +1,110 @@
+"""The normalized cart order: what every cart platform's order becomes before it enters Kafka."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from marshmallow import EXCLUDE, Schema, fields, post_load
+
+
+@dataclass
+class Address:
+    name: str = ""
+    company: str = ""
+    street: str = ""
+    street2: str = ""
+    city: str = ""
+    state: str = ""
+    zip: str = ""
+    country: str = ""  # as the cart sends it (ISO 3166 alpha-2 for all three carts)
+    phone: str = ""
+    email: str = ""
+
+    def is_empty(self) -> bool:
+        return not (self.street or self.city or self.zip)
+
+
+@dataclass
+class OrderLine:
+    cart_line_id: str
+    sku: str | None
+    quantity: int
+    unit_price: float
+    requires_shipping: bool = True
+
+
+@dataclass
+class CartOrder:
+    cart_order_id: str  # the cart's API id: what the tracking flow needs to reach the order again
+    name: str  # what the shopper and merchant see, e.g. "#1001"
+    created_at: str
+    updated_at: str
+    paid: bool
+    cancelled: bool
+    lines: list[OrderLine]
+    bill_to: Address = field(default_factory=Address)
+    ship_to: Address = field(default_factory=Address)
+    email: str = ""
+    currency: str = ""
+    shipping_method: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class AddressSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    name = fields.String(load_default="")
+    company = fields.String(load_default="")
+    street = fields.String(load_default="")
+    street2 = fields.String(load_default="")
+    city = fields.String(load_default="")
+    state = fields.String(load_default="")
+    zip = fields.String(load_default="")
+    country = fields.String(load_default="")
+    phone = fields.String(load_default="")
+    email = fields.String(load_default="")
+
+    @post_load
+    def _make(self, data: dict, **kwargs) -> Address:
+        return Address(**data)
+
+
+class OrderLineSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    cart_line_id = fields.String(required=True)
+    sku = fields.String(allow_none=True, required=True)
+    quantity = fields.Integer(required=True)
+    unit_price = fields.Float(required=True)
+    requires_shipping = fields.Boolean(load_default=True)
+
+    @post_load
+    def _make(self, data: dict, **kwargs) -> OrderLine:
+        return OrderLine(**data)
+
+
+class CartOrderSchema(Schema):
+    """Reads a normalized order back out of an envelope's payload."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    cart_order_id = fields.String(required=True)
+    name = fields.String(required=True)
+    created_at = fields.String(required=True)
+    updated_at = fields.String(required=True)
+    paid = fields.Boolean(required=True)
+    cancelled = fields.Boolean(required=True)
+    lines = fields.List(fields.Nested(OrderLineSchema), required=True)
+    bill_to = fields.Nested(AddressSchema, load_default=Address)
+    ship_to = fields.Nested(AddressSchema, load_default=Address)
+    email = fields.String(load_default="")
+    currency = fields.String(load_default="")
+    shipping_method = fields.String(load_default="")
+
+    @post_load
+    def _make(self, data: dict, **kwargs) -> CartOrder:
+        return CartOrder(**data)

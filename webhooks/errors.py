@@ -1,0 +1,59 @@
+"""Every rejection is a JSON answer with a reason; never a 500 for bad input, never a secret in a log line."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, request
+from marshmallow import ValidationError
+from werkzeug.exceptions import HTTPException
+
+from events.publisher import BrokerUnavailable
+from signing import SignatureError
+
+log = logging.getLogger("webhooks")
+
+RETRY_AFTER_SECONDS = 5
+
+
+class UnknownConnection(Exception):
+    pass
+
+
+class NotJSON(Exception):
+    pass
+
+
+def rejection(status: int, reason: str, **extra):
+    log.info("rejected status=%d path=%s reason=%s", status, request.path, reason)
+    response = jsonify({"error": reason, **extra})
+    response.status_code = status
+    return response
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(UnknownConnection)
+    def _unknown(error):
+        return rejection(404, str(error))
+
+    @app.errorhandler(SignatureError)
+    def _unsigned(error):
+        return rejection(401, f"signature check failed: {error}")
+
+    @app.errorhandler(NotJSON)
+    def _not_json(error):
+        return rejection(400, f"body is not JSON: {error}")
+
+    @app.errorhandler(ValidationError)
+    def _invalid(error):
+        return rejection(422, "payload failed validation", messages=error.messages)
+
+    @app.errorhandler(BrokerUnavailable)
+    def _broker_down(error):
+        log.warning("broker unavailable path=%s: %s", request.path, error)
+        response = rejection(503, "event store unavailable, retry later")
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+
+    @app.errorhandler(HTTPException)
+    def _http(error):  # 404 for unknown paths, 405, 413 from MAX_CONTENT_LENGTH …
+        return rejection(error.code or 500, error.description or error.name)
