@@ -24,8 +24,8 @@ class IgnoredDelivery(Exception):
     """An authentic delivery cartbridge does not act on (e.g. a topic it does not subscribe to)."""
 
 
-class CartPlatform(Protocol):
-    name: str
+class DeliveryReader(Protocol):
+    """Inbound: the cart's order webhooks."""
 
     def is_ping(self, headers: Mapping[str, str], body: bytes) -> bool:
         """An unsigned "is this URL alive?" request the cart sends when a webhook is created."""
@@ -35,3 +35,15 @@ class CartPlatform(Protocol):
 
     def read_delivery(self, headers: Mapping[str, str], payload: Any, connection: Connection) -> Delivery:
         """Validate and normalize; raise marshmallow.ValidationError (422) or IgnoredDelivery (200)."""
+
+
+@dataclass(frozen=True)
+class CartPlatform:
+    """One cart platform: the same small surface for each, so adding a platform is adding one package.
+
+    `deliveries` reads the cart's webhooks (web tier); the outbound parts (stock, tracking) are added by the
+    consumers that need them.
+    """
+
+    name: str
+    deliveries: DeliveryReader

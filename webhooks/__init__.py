@@ -10,8 +10,10 @@ from config.connections import ConnectionRegistry
 from config.logs import configure_logging
 from config.settings import Settings
 from events.publisher import Publisher
+from signing import StandardWebhooks
 from webhooks import errors, health
 from webhooks.carts import bp as carts_bp
+from webhooks.infoplus import bp as infoplus_bp
 from webhooks.services import Services
 
 
@@ -28,9 +30,20 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, settings: Settin
         settings=settings,
         registry=registry or ConnectionRegistry(settings.connections_file, settings.connections_reload_seconds),
         publisher=publisher or Publisher(settings),
+        infoplus_verifier=_infoplus_verifier(settings),
     )
     errors.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(carts_bp)
+    app.register_blueprint(infoplus_bp)
     logging.getLogger(__name__).info("web app ready: topic prefix %r", settings.kafka_topic_prefix)
     return app
+
+
+def _infoplus_verifier(settings: Settings) -> StandardWebhooks | None:
+    if not settings.infoplus_webhook_secret:
+        return None
+    try:
+        return StandardWebhooks.from_secret(settings.infoplus_webhook_secret)
+    except ValueError as error:  # fail at startup, not on the first push
+        raise SystemExit(f"INFOPLUS_WEBHOOK_SECRET: {error}") from None

@@ -8,6 +8,7 @@ from flask import current_app
 from config.connections import ConnectionRegistry
 from config.settings import Settings
 from events.publisher import Publisher
+from signing import StandardWebhooks
 
 
 @dataclass
@@ -15,6 +16,7 @@ class Services:
     settings: Settings
     registry: ConnectionRegistry
     publisher: Publisher
+    infoplus_verifier: StandardWebhooks | None  # None: INFOPLUS_WEBHOOK_SECRET unset, pushes are refused
 
 
 def services() -> Services:

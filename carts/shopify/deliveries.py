@@ -1,4 +1,4 @@
-"""Shopify: HMAC-signed order webhooks in; (later) Admin GraphQL for stock and fulfillments out."""
+"""Shopify order webhooks: verify the HMAC, read the topic, normalize the order."""
 from __future__ import annotations
 
 from typing import Any, Mapping
@@ -21,9 +21,7 @@ _DELIVERY_HEADERS = {
 }
 
 
-class Shopify:
-    name = "shopify"
-
+class ShopifyDeliveries:
     def is_ping(self, headers: Mapping[str, str], body: bytes) -> bool:
         return False  # Shopify sends no ping
 
@@ -39,6 +37,3 @@ class Shopify:
         # Shopify re-sends a failed delivery with the same webhook id; fall back to the order's own version.
         dedupe_key = metadata.get("webhook_id") or f"{topic}:{order.cart_order_id}:{order.updated_at}"
         return Delivery(ORDER_EVENT, dedupe_key, order.cart_order_id, order.to_dict(), metadata)
-
-
-PLATFORM = Shopify()
