@@ -16,7 +16,6 @@ import random
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import asdict
 from datetime import datetime, timezone
 from typing import Callable
 
@@ -173,7 +172,7 @@ class ConsumerEngine:
     def _record_outcome(self, record, envelope: Envelope, outcome: Outcome) -> None:
         if outcome.skipped:
             self._publish_side_record(topics.skipped(self.topic), record, {
-                "reason": outcome.reason, "consumer": self.kind, "skipped_at": _now_iso(), "event": asdict(envelope)})
+                "reason": outcome.reason, "consumer": self.kind, "skipped_at": _now_iso(), "event": envelope.to_dict()})
             self.counts["skipped"] += 1
             log.info("%s: skipped event_id=%s connection=%s reason=%s",
                      self.kind, envelope.event_id, envelope.connection_id, outcome.reason)
@@ -188,7 +187,7 @@ class ConsumerEngine:
             "reason": reason, "error": details, "attempts": self._attempts.get((tp, record.offset), 0) + 1,
             "consumer": self.kind, "failed_at": _now_iso(),
             "source": {"topic": record.topic, "partition": record.partition, "offset": record.offset},
-            "event": asdict(envelope) if envelope else None,
+            "event": envelope.to_dict() if envelope else None,
             "raw": None if envelope else (record.value or b"").decode("utf-8", "replace"),
         })
         self.counts["dead_lettered"] += 1

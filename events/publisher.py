@@ -66,7 +66,7 @@ class Publisher:
             return KafkaProducer(
                 **self._settings.kafka_client_config(),
                 acks="all",
-                linger_ms=2,  # lets concurrent requests share a batch without slowing a lone one
+                linger_ms=0,  # no added wait: under load batches form anyway while the sender is busy
                 max_block_ms=timeout_ms,  # a send() while the broker is unknown must not outlive the cart's 5 s
                 request_timeout_ms=timeout_ms,
                 bootstrap_timeout_ms=timeout_ms,

@@ -44,11 +44,15 @@ def _receive(schema: Schema, to_event: Callable) -> tuple:
     return jsonify({"event_ids": event_ids}), 202
 
 
+_ITEM_SCHEMA = InfoplusItemSchema()  # schemas are built once: construction costs more than a load
+_SHIPMENT_SCHEMA = InfoplusShipmentSchema()
+
+
 @bp.post("/webhooks/infoplus/inventory")
 def receive_inventory():
-    return _receive(InfoplusItemSchema(), inventory_event)
+    return _receive(_ITEM_SCHEMA, inventory_event)
 
 
 @bp.post("/webhooks/infoplus/shipments")
 def receive_shipments():
-    return _receive(InfoplusShipmentSchema(), shipment_event)
+    return _receive(_SHIPMENT_SCHEMA, shipment_event)

@@ -9,7 +9,10 @@ from schemas.shopify import ShopifyOrderSchema
 from signing import verify_base64_hmac
 
 # orders/create fires for unpaid orders too; orders/paid brings them once paid (the consumer holds unpaid ones).
-ORDER_TOPICS = frozenset({"orders/create", "orders/paid"})
+# orders/updated and orders/cancelled are changes after creation: the consumer compares them with Infoplus.
+ORDER_TOPICS = frozenset({"orders/create", "orders/paid", "orders/updated", "orders/cancelled"})
+
+_ORDER_SCHEMA = ShopifyOrderSchema()  # built once: constructing a schema costs more than loading an order
 
 _DELIVERY_HEADERS = {
     "topic": "X-Shopify-Topic",
@@ -33,7 +36,7 @@ class ShopifyDeliveries:
         topic = metadata.get("topic")
         if topic not in ORDER_TOPICS:
             raise IgnoredDelivery(f"Shopify topic {topic!r} is not handled (handled: {', '.join(sorted(ORDER_TOPICS))})")
-        order = ShopifyOrderSchema().load(payload)
+        order = _ORDER_SCHEMA.load(payload)
         # Shopify re-sends a failed delivery with the same webhook id; fall back to the order's own version.
         dedupe_key = metadata.get("webhook_id") or f"{topic}:{order.cart_order_id}:{order.updated_at}"
         return Delivery(ORDER_EVENT, dedupe_key, order.cart_order_id, order.to_dict(), metadata)
