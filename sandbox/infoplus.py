@@ -3,18 +3,24 @@
 Everything lives under `/infoplus-wms/api/v3.0/`, needs the `API-Key` header, and answers errors as
 `{"errors": ["..."]}`. Point the product at it with `INFOPLUS_BASE_URL=<standin.base_url>`.
 
-Adding a resource (items, shipments, shoppingCartConnection) is a `Table` plus a few routes, e.g.::
+Resources: orders (`POST order`, `GET order/search`, `GET order/{orderNo}`), items
+(`GET item/getBySKU`, `GET item/search`, `GET item/{id}`), shipments (`GET shipment/search`,
+`GET shipment/{id}`) and shopping-cart connections (`GET shoppingCartConnection/search`,
+`GET shoppingCartConnection/{id}`). Each is a `Table` plus a few routes; the Python helpers
+(`add_item`, `set_orderable`, `add_shipment`, `ship_order_lines`, `add_backorder_child`,
+`add_connection`, `set_switch`, ...) seed and change records, always bumping `modifyDate`.
 
-    self.shipments = Table("id", SHIPMENT_FIELDS)          # in __init__ / reset_state
-    @route("GET", r"shipment/search")
-    def _search_shipments(self, req): return self.search(self.shipments, req)
+Infoplus publishes no rate-limit contract; third parties report 3 requests/s per API user.
+`rate_limit(per_second)` makes the stand-in enforce one (429 + `Retry-After: 1`).
 """
 from __future__ import annotations
 
 import copy
 import math
 import threading
-from datetime import datetime, timezone
+import time
+from collections import deque
+from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Mapping
 
 from . import infoplus_filter as filters
@@ -35,13 +41,107 @@ ORDER_FIELDS = frozenset({
     *(f"{side}{part}" for side in ("billTo", "shipTo") for part in _ADDRESS)})
 
 
+DEFAULT_LOB, DEFAULT_WAREHOUSE = 10000, 1000
+FIRST_ITEM_ID, FIRST_SHIPMENT_ID = 77, 9001
+_QUANTITIES = ("onHandQuantity", "availableQuantity", "orderableQuantity", "openOrderQuantity",
+               "openPOQuantity", "inFulfillmentProcessQuantity", "unallocatableQuantity",
+               "unavailableQuantity", "damagedQuantity", "totalDemand")
+#: Item fields (SDK `Item` model, the ones a filter is likely to name).
+ITEM_FIELDS = frozenset({
+    "id", "lobId", "sku", "itemDescription", "status", "backorder", "createDate", "modifyDate",
+    "inventoryUpdateTimestamp", "warehouse1Id", "w1OrderableQuantity", "w1AvailableQuantity",
+    *_QUANTITIES})
+#: Shipment fields (SDK `Shipment` model, v3.0).
+SHIPMENT_FIELDS = frozenset({
+    "id", "orderNo", "orderNoList", "lobId", "warehouseId", "omsOrderNo", "trackingNo",
+    "carrierServiceId", "carrier", "carrierCompany", "status", "shipped", "shipDate",
+    "deliveredDate", "createDate", "modifyDate", "cartonNo", "numberOfCartons", "cartonId",
+    "shipmentId", "manifestId", "parcelAccountNo", "billingOption", "residential", "weightLbs",
+    "dimWeight", "dim1In", "dim2In", "dim3In", "chargedFreightAmount", "publishedFreightAmount",
+    "shipmentType", "externalShippingSystemId", "licensePlateNumber", "customFields"})
+#: ShoppingCartConnection fields (SDK model, v3.0 == beta).
+CONNECTION_FIELDS = frozenset({
+    "id", "createDate", "modifyDate", "clientId", "nonce", "lobId", "orderSourceId",
+    "integrationPartnerId", "connectionType", "itemFilterId", "infoplusSKUFieldToMap",
+    "shoppingCartSKUFieldToMap", "scriptId", "name", "shoppingCartStoreURL", "accessCode",
+    "accessToken", "username", "password", "defaultCarrierId", "orderShipmentLevel",
+    "createInvoices", "syncOrders", "syncInventory", "syncTrackingData", "syncInventoryCronString",
+    "fulfillAllItems", "syncInventoryLevelsLastRunTime", "syncOrdersLastRunTime",
+    "inventoryLevelWarehouseControls", "warehouseList", "inventoryLevelStoreControls",
+    "storeList", "customFields"})
+SWITCHES = {"sync_orders": "syncOrders", "sync_inventory": "syncInventory",
+            "sync_tracking_data": "syncTrackingData"}
+
+
+def item_record(item_id: int, lob_id: int, sku: str, orderable: int, backorder: str,
+                stamp: str) -> dict[str, Any]:
+    """A realistic Item: every quantity present; on hand = available = orderable (no demand)."""
+    quantities = dict.fromkeys(_QUANTITIES, 0)
+    quantities.update(onHandQuantity=orderable, availableQuantity=orderable,
+                      orderableQuantity=orderable)
+    return {"id": item_id, "lobId": lob_id, "sku": sku, "itemDescription": f"Sample item {sku}",
+            "status": "Active", "backorder": backorder, **quantities,
+            "warehouse1Id": DEFAULT_WAREHOUSE, "w1OrderableQuantity": orderable,
+            "w1AvailableQuantity": orderable, "createDate": stamp, "modifyDate": stamp,
+            "inventoryUpdateTimestamp": stamp}
+
+
+def shipment_record(shipment_id: int, order_no: float, tracking_no: str, carrier_company: str,
+                    lob_id: int, warehouse_id: int, carton_no: int, number_of_cartons: int,
+                    status: str, stamp: str) -> dict[str, Any]:
+    """A parcel Shipment as `shipment/search` answers it (reference §5); one per carton."""
+    return {"id": shipment_id, "orderNo": order_no, "orderNoList": [order_no], "lobId": lob_id,
+            "warehouseId": warehouse_id, "omsOrderNo": None, "trackingNo": tracking_no,
+            "carrierServiceId": 12, "carrier": 100, "carrierCompany": carrier_company,
+            "status": status, "shipped": status == "Shipped", "shipDate": stamp,
+            "deliveredDate": None, "createDate": stamp, "modifyDate": stamp, "cartonNo": carton_no,
+            "numberOfCartons": number_of_cartons, "cartonId": f"C{shipment_id}",
+            "shipmentId": str(shipment_id), "manifestId": None, "parcelAccountNo": None,
+            "billingOption": "Sender", "residential": True, "weightLbs": 1.5, "dimWeight": 1.0,
+            "dim1In": 10.0, "dim2In": 8.0, "dim3In": 4.0, "chargedFreightAmount": 9.5,
+            "publishedFreightAmount": 11.25, "shipmentType": "Parcel",
+            "externalShippingSystemId": None, "licensePlateNumber": None, "customFields": {}}
+
+
+def connection_record(connection_id: int, lob_id: int, order_source_id: int, switches: Mapping,
+                      stamp: str) -> dict[str, Any]:
+    """A ShoppingCartConnection; credentials come back null (whether Infoplus masks or returns
+    them is unconfirmed, and null is the case that breaks careless clients)."""
+    return {"id": connection_id, "createDate": stamp, "modifyDate": stamp, "clientId": 1,
+            "nonce": None, "lobId": lob_id, "orderSourceId": order_source_id,
+            "integrationPartnerId": 1, "connectionType": "Shopify", "itemFilterId": None,
+            "infoplusSKUFieldToMap": "SKU", "shoppingCartSKUFieldToMap": "SKU", "scriptId": None,
+            "name": f"Connection {connection_id}", "shoppingCartStoreURL": "https://shop.example/",
+            "accessCode": None, "accessToken": None, "username": None, "password": None,
+            "defaultCarrierId": None, "orderShipmentLevel": "Order", "createInvoices": False,
+            **switches, "syncInventoryCronString": None, "fulfillAllItems": True,
+            "syncInventoryLevelsLastRunTime": None, "syncOrdersLastRunTime": None,
+            "inventoryLevelWarehouseControls": "All", "warehouseList": [],
+            "inventoryLevelStoreControls": "All", "storeList": [], "customFields": {}}
+
+
 def fail(status: int, *messages: str) -> HttpError:
     """An error answer in Infoplus's shape."""
     return HttpError(status, {"errors": list(messages)})
 
 
+_clock_lock = threading.Lock()
+_last_stamp = datetime.min.replace(tzinfo=timezone.utc)
+
+
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """The current UTC time in ISO-8601 with milliseconds, strictly increasing across calls.
+
+    Two records changed within the same millisecond still get distinct `modifyDate`s, so a
+    poller's `modifyDate gt '<last seen>'` never skips or repeats one (reality is less kind, but
+    the stand-in must not make tests flaky).
+    """
+    global _last_stamp
+    with _clock_lock:
+        now = datetime.now(timezone.utc)
+        now = now.replace(microsecond=now.microsecond // 1000 * 1000)
+        _last_stamp = max(now, _last_stamp + timedelta(milliseconds=1))
+        return _last_stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class Table:
@@ -109,6 +209,15 @@ def _order_no(text: str) -> float:
         raise fail(404, "Order not found") from None
 
 
+def _lob_param(text: str | None) -> int:
+    if not text:
+        raise fail(400, "lobId is required")
+    try:
+        return int(text)
+    except ValueError:
+        raise fail(400, "lobId must be a number") from None
+
+
 def _paging(query: Mapping[str, str]) -> tuple[int, int]:
     try:
         page, limit = int(query.get("page") or 1), int(query.get("limit") or DEFAULT_LIMIT)
@@ -122,11 +231,12 @@ def _paging(query: Mapping[str, str]) -> tuple[int, int]:
 
 
 class InfoplusStandIn(StandIn):
-    """The Infoplus API as the service sees it: orders now; items, shipments and
-    shopping-cart connections slot in as further `Table`s and routes.
+    """The Infoplus API as the service sees it: orders, items, shipments and shopping-cart
+    connections, each a `Table` searched with the Infoplus filter grammar.
 
     `known_skus` (LOB id -> set of SKUs), when set, makes orders with other SKUs fail with
-    422 "Item not found: SKU"; a LOB missing from the dict has no items at all.
+    422 "Item not found: SKU"; a LOB missing from the dict has no items at all. (Items added
+    with `add_item` are a separate table and do not feed this check.)
     """
 
     name = "infoplus"
@@ -138,12 +248,20 @@ class InfoplusStandIn(StandIn):
         self.known_skus = ({int(lob): set(skus) for lob, skus in known_skus.items()}
                            if known_skus is not None else None)
         self._number_lock = threading.Lock()
+        self._rate_lock = threading.Lock()
+        self._rate_per_second: int | None = None
+        self._recent: deque[float] = deque()  # monotonic times of requests let through
+        self.throttled = 0  # 429s sent by `rate_limit`
         self.reset_state()
         super().__init__(port)
 
     def reset_state(self) -> None:
         self.order_table = Table("orderNo", ORDER_FIELDS)
         self._next_order_no = FIRST_ORDER_NO
+        self.item_table = Table("id", ITEM_FIELDS)
+        self.shipment_table = Table("id", SHIPMENT_FIELDS)
+        self.connection_table = Table("id", CONNECTION_FIELDS)
+        self._next_item_id, self._next_shipment_id = FIRST_ITEM_ID, FIRST_SHIPMENT_ID
 
     @property
     def api_url(self) -> str:
@@ -158,6 +276,43 @@ class InfoplusStandIn(StandIn):
 
     def not_found(self, req: Request) -> Response:
         return json_response(404, {"errors": [f"Not found: {req.method} {req.path}"]})
+
+    def dispatch(self, req: Request) -> Response:
+        """The rate limit (when set) comes first: a throttled request reaches nothing else."""
+        found = self._match(req)
+        if found is None or not found.public:
+            refused = self._rate_check()
+            if refused is not None:
+                return refused
+        return super().dispatch(req)
+
+    # ---- rate limit (a fault, cleared by reset_faults) ---------------------------------------
+    def rate_limit(self, per_second: int | None) -> None:
+        """Answer 429 (`Retry-After: 1`) to requests beyond `per_second` in any sliding 1 s
+        window; None or 0 lifts the limit. Refused requests do not use up the window."""
+        with self._rate_lock:
+            self._rate_per_second = per_second or None
+            self._recent.clear()
+
+    def _rate_check(self) -> Response | None:
+        with self._rate_lock:
+            if self._rate_per_second is None:
+                return None
+            now = time.monotonic()
+            while self._recent and now - self._recent[0] >= 1.0:
+                self._recent.popleft()
+            if len(self._recent) >= self._rate_per_second:
+                self.throttled += 1
+                return json_response(429, {"errors": ["Too many requests"]},
+                                     {"Retry-After": "1"})
+            self._recent.append(now)
+            return None
+
+    def reset_faults(self) -> None:
+        super().reset_faults()
+        self.rate_limit(None)
+        with self._rate_lock:
+            self.throttled = 0
 
     @route("POST", r"order")
     def _create_order(self, req: Request) -> Response:
@@ -178,10 +333,57 @@ class InfoplusStandIn(StandIn):
             raise fail(404, "Order not found")
         return ok(order)
 
+    # Search and lookup routes come before `{id}` routes: the first matching route wins.
+    @route("GET", r"item/getBySKU")
+    def _item_by_sku(self, req: Request) -> Response:
+        lob_id, sku = _lob_param(req.query.get("lobId")), req.query.get("sku")
+        if not sku:
+            raise fail(400, "sku is required")
+        found = self.item(lob_id, sku)
+        if found is None:
+            raise fail(404, f"Item not found: {sku}")
+        return ok(found)
+
+    @route("GET", r"item/search")
+    def _search_items(self, req: Request) -> Response:
+        return self.search(self.item_table, req)
+
+    @route("GET", r"item/(?P<id>[^/]+)")
+    def _get_item(self, req: Request) -> Response:
+        return ok(self._by_id(self.item_table, req.params["id"], "Item"))
+
+    @route("GET", r"shipment/search")
+    def _search_shipments(self, req: Request) -> Response:
+        return self.search(self.shipment_table, req)
+
+    @route("GET", r"shipment/(?P<id>[^/]+)")
+    def _get_shipment(self, req: Request) -> Response:
+        return ok(self._by_id(self.shipment_table, req.params["id"], "Shipment"))
+
+    @route("GET", r"shoppingCartConnection/search")
+    def _search_connections(self, req: Request) -> Response:
+        return self.search(self.connection_table, req)
+
+    @route("GET", r"shoppingCartConnection/(?P<id>[^/]+)")
+    def _get_connection(self, req: Request) -> Response:
+        return ok(self._by_id(self.connection_table, req.params["id"], "ShoppingCartConnection"))
+
+    @staticmethod
+    def _by_id(table: Table, text: str, kind: str) -> dict[str, Any]:
+        row = table.get(int(text)) if text.isdigit() else None
+        if row is None:
+            raise fail(404, f"{kind} not found")
+        return row
+
     @route("GET", r"/_sandbox/orders", public=True)
     def _sandbox_orders(self, req: Request) -> Response:
         """Read-only debug view: every stored order, no API key needed."""
         return ok(self.orders)
+
+    @route("GET", r"/_sandbox/state", public=True)
+    def _sandbox_state(self, req: Request) -> Response:
+        """Read-only debug view of orders, items, shipments and connections."""
+        return ok(self.state())
 
     def search(self, table: Table, req: Request) -> Response:
         """`GET <resource>/search`: filter, sort, then page; answers a bare JSON array."""
@@ -292,3 +494,193 @@ class InfoplusStandIn(StandIn):
         if order is None:
             raise KeyError(f"no order {order_no}")
         return self.order_table.put({**order, "modifyDate": now_iso(), **changes})
+
+    def _order_or_raise(self, order_no: float | str) -> dict[str, Any]:
+        order = self.order(order_no)
+        if order is None:
+            raise KeyError(f"no order {order_no}")
+        return order
+
+    def ship_order_lines(self, order_no: float | str,
+                         quantities: Mapping[str, int]) -> dict[str, Any]:
+        """Add `quantities` ({sku: qty}) to the `shippedQty` of the order's lines.
+
+        The real Shipment record carries no lines, so this is how a consumer can tell a partial
+        shipment from `GET order/{orderNo}`. When every line is fully shipped the order becomes
+        `status="Shipped"` with a `shippedDate`. Shipping more than is left raises ValueError.
+        Lines never shipped have no `shippedQty` at all (read it as 0).
+        """
+        order = self._order_or_raise(order_no)
+        if not quantities:
+            return order
+        lines = [dict(line) for line in order["lineItems"]]
+        for sku, qty in quantities.items():
+            _ship_line(lines, sku, int(qty), order["orderNo"])
+        changes: dict[str, Any] = {"lineItems": lines}
+        if all(_unshipped(line) == 0 for line in lines):
+            changes.update(status="Shipped", shippedDate=now_iso())
+        return self.update_order(order_no, **changes)
+
+    def add_backorder_child(self, order_no: float | str,
+                            line_items: Mapping[str, int] | None = None,
+                            **fields: Any) -> dict[str, Any]:
+        """Create the backorder order Infoplus splits off: `NNNN.001` (then `.002`, ...).
+
+        It keeps the parent's customerOrderNo, LOB, source and addresses. Its lines are
+        `line_items` ({sku: qty}) or, when None, whatever the parent has not shipped yet.
+        """
+        parent = self._order_or_raise(order_no)
+        base = math.floor(parent["orderNo"])
+        suffix = next(k for k in range(1, 1000)
+                      if round(base + k / 1000, 3) not in self.order_table)
+        wanted = dict(line_items) if line_items is not None else _remaining(parent)
+        lines = [{**_without(line, "shippedQty"), "orderedQty": wanted[line["sku"]]}
+                 for line in parent["lineItems"] if wanted.get(line.get("sku"), 0) > 0]
+        lines += [{"lobId": parent.get("lobId"), "sku": sku, "orderedQty": qty}
+                  for sku, qty in wanted.items()
+                  if qty > 0 and sku not in {line.get("sku") for line in parent["lineItems"]}]
+        inherited = _without(parent, "id", "orderNo", "createDate", "modifyDate", "shippedDate",
+                             "status", "lineItems")
+        return self.add_order({**inherited, "orderNo": round(base + suffix / 1000, 3),
+                               "status": "Backorder", "lineItems": lines, **fields})
+
+    # ---- items -----------------------------------------------------------------------------
+    @property
+    def items(self) -> list[dict[str, Any]]:
+        return self.item_table.all()
+
+    def item(self, lob_id: int | str, sku: str) -> dict[str, Any] | None:
+        return next((row for row in self.item_table.all()
+                     if row["lobId"] == int(lob_id) and row["sku"] == sku), None)
+
+    def add_item(self, lob_id: int, sku: str, orderable_quantity: int, backorder: str = "No",
+                 **fields: Any) -> dict[str, Any]:
+        """Create an Item (`backorder` is "Yes" or "No"); `fields` override any Item field."""
+        if self.item(lob_id, sku) is not None:
+            raise ValueError(f"item {sku} already exists in LOB {lob_id}")
+        with self._number_lock:
+            item_id, self._next_item_id = self._next_item_id, self._next_item_id + 1
+        record = item_record(item_id, int(lob_id), sku, int(orderable_quantity), backorder,
+                             now_iso())
+        return self.item_table.put({**record, **fields})
+
+    def update_item(self, lob_id: int | str, sku: str, **changes: Any) -> dict[str, Any]:
+        """Change an item (e.g. `backorder="Yes"`) and bump its `modifyDate`."""
+        found = self.item(lob_id, sku)
+        if found is None:
+            raise KeyError(f"no item {sku} in LOB {lob_id}")
+        return self.item_table.put({**found, "modifyDate": now_iso(), **changes})
+
+    def set_orderable(self, lob_id: int | str, sku: str, quantity: int) -> dict[str, Any]:
+        """Set the Orderable Quantity (what cart sync pushes); bumps `modifyDate` and
+        `inventoryUpdateTimestamp`. On-hand and available follow (orderable + open orders)."""
+        found = self.item(lob_id, sku)
+        if found is None:
+            raise KeyError(f"no item {sku} in LOB {lob_id}")
+        stamp, held = now_iso(), int(found.get("openOrderQuantity") or 0)
+        return self.update_item(lob_id, sku, orderableQuantity=quantity,
+                                w1OrderableQuantity=quantity, availableQuantity=quantity + held,
+                                w1AvailableQuantity=quantity + held,
+                                onHandQuantity=quantity + held, modifyDate=stamp,
+                                inventoryUpdateTimestamp=stamp)
+
+    # ---- shipments -------------------------------------------------------------------------
+    @property
+    def shipments(self) -> list[dict[str, Any]]:
+        return self.shipment_table.all()
+
+    def add_shipment(self, order_no: float | str, tracking_no: str, carrier_company: str = "UPS",
+                     lob_id: int | None = None, carton_no: int = 1, number_of_cartons: int = 1,
+                     status: str = "Shipped", line_items: Mapping[str, int] | None = None,
+                     **fields: Any) -> dict[str, Any]:
+        """Record one carton's Shipment (`fields` override any Shipment field).
+
+        When the order is stored here and `status` is "Shipped", its lines are marked shipped
+        too (`ship_order_lines`): `line_items` ({sku: qty}), or everything not yet shipped when
+        None. LOB and warehouse default to the order's (else 10000 / 1000).
+        """
+        number = float(order_no)
+        order = self.order(number)
+        if order is not None and status == "Shipped":
+            self.ship_order_lines(number, _remaining(order) if line_items is None else line_items)
+        lob = lob_id if lob_id is not None else int((order or {}).get("lobId") or DEFAULT_LOB)
+        warehouse = int((order or {}).get("warehouseId") or DEFAULT_WAREHOUSE)
+        with self._number_lock:
+            ship_id, self._next_shipment_id = self._next_shipment_id, self._next_shipment_id + 1
+        record = shipment_record(ship_id, number, tracking_no, carrier_company, lob, warehouse,
+                                 carton_no, number_of_cartons, status, now_iso())
+        return self.shipment_table.put({**record, **fields})
+
+    def update_shipment(self, shipment_id: int, **changes: Any) -> dict[str, Any]:
+        """Change a shipment (e.g. `status="Void"`, `trackingNo=...`) and bump `modifyDate`."""
+        found = self.shipment_table.get(int(shipment_id))
+        if found is None:
+            raise KeyError(f"no shipment {shipment_id}")
+        return self.shipment_table.put({**found, "modifyDate": now_iso(), **changes})
+
+    # ---- shopping-cart connections ---------------------------------------------------------
+    @property
+    def connections(self) -> list[dict[str, Any]]:
+        return self.connection_table.all()
+
+    def connection(self, connection_id: int) -> dict[str, Any] | None:
+        return self.connection_table.get(int(connection_id))
+
+    def add_connection(self, connection_id: int, lob_id: int, order_source_id: int,
+                       sync_orders: bool = True, sync_inventory: bool = True,
+                       sync_tracking_data: bool = True, **fields: Any) -> dict[str, Any]:
+        """Create a ShoppingCartConnection; `fields` override any field (e.g. `name`,
+        `connectionType`, `shoppingCartStoreURL`, `defaultCarrierId`)."""
+        if int(connection_id) in self.connection_table:
+            raise ValueError(f"connection {connection_id} already exists")
+        switches = {"syncOrders": bool(sync_orders), "syncInventory": bool(sync_inventory),
+                    "syncTrackingData": bool(sync_tracking_data)}
+        record = connection_record(int(connection_id), int(lob_id), int(order_source_id),
+                                   switches, now_iso())
+        return self.connection_table.put({**record, **fields})
+
+    def update_connection(self, connection_id: int, **changes: Any) -> dict[str, Any]:
+        found = self.connection(connection_id)
+        if found is None:
+            raise KeyError(f"no connection {connection_id}")
+        return self.connection_table.put({**found, "modifyDate": now_iso(), **changes})
+
+    def set_switch(self, connection_id: int, field: str, value: bool) -> dict[str, Any]:
+        """Flip `syncOrders` / `syncInventory` / `syncTrackingData` (snake_case names work too)."""
+        name = SWITCHES.get(field, field)
+        if name not in SWITCHES.values():
+            raise ValueError(f"not a sync switch: {field}")
+        return self.update_connection(connection_id, **{name: bool(value)})
+
+    def state(self) -> dict[str, Any]:
+        return {"orders": self.orders, "items": self.items, "shipments": self.shipments,
+                "connections": self.connections}
+
+
+# ---- small pure helpers ----------------------------------------------------------------------
+def _unshipped(line: Mapping[str, Any]) -> int:
+    return int(_number(line.get("orderedQty")) or 0) - int(line.get("shippedQty") or 0)
+
+
+def _remaining(order: Mapping[str, Any]) -> dict[str, int]:
+    """{sku: quantity not yet shipped} over the order's lines."""
+    left: dict[str, int] = {}
+    for line in order.get("lineItems") or []:
+        if _unshipped(line) > 0:
+            left[line["sku"]] = left.get(line["sku"], 0) + _unshipped(line)
+    return left
+
+
+def _ship_line(lines: list[dict[str, Any]], sku: str, qty: int, order_no: float) -> None:
+    """Spread `qty` of `sku` over the lines that still have some to ship (lines are mutated)."""
+    if qty > sum(_unshipped(line) for line in lines if line.get("sku") == sku):
+        raise ValueError(f"order {order_no} has fewer than {qty} of {sku} left to ship")
+    for line in lines:
+        if line.get("sku") == sku and qty > 0:
+            step = min(qty, _unshipped(line))
+            line["shippedQty"] = int(line.get("shippedQty") or 0) + step
+            qty -= step
+
+
+def _without(record: Mapping[str, Any], *names: str) -> dict[str, Any]:
+    return {k: v for k, v in record.items() if k not in names}

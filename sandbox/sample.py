@@ -1,10 +1,18 @@
-"""Realistic Shopify `orders/create` deliveries, signed exactly as Shopify signs them.
+"""Realistic cart and Infoplus deliveries, signed exactly as each sender signs them.
 
 Library::
 
     order = shopify_order(order_id=450789469, skus=["SKU-1", "SKU-2"])
     body = json.dumps(order).encode()
     headers = shopify_headers(body, secret="S")
+
+    body = json.dumps(woocommerce_order(order_id=727)).encode()
+    headers = woocommerce_headers(body, secret="S", topic="order.updated")
+
+    body = json.dumps(bigcommerce_payload(250, scope="store/order/created")).encode()
+    headers = bigcommerce_headers(body, client_secret="S")      # Standard Webhooks
+
+    headers = infoplus_push_headers(body, whsec_secret="whsec_...")  # Standard Webhooks
 
 CLI (posts one delivery and prints the answer)::
 
@@ -18,13 +26,17 @@ import hashlib
 import hmac
 import json
 import random
+import secrets
 import sys
+import time
 import uuid
 import zlib
 from datetime import datetime, timedelta, timezone
 from typing import Any, Sequence
 
 import requests
+
+from . import woocommerce
 
 DEFAULT_SKUS = ("SKU-1", "SKU-2")
 SHOP_DOMAIN = "sandbox-shop.myshopify.com"
@@ -108,6 +120,95 @@ def shopify_headers(body: bytes, secret: str, topic: str = "orders/create",
         "X-Shopify-Event-Id": event_id or str(uuid.uuid4()),
         "X-Shopify-Triggered-At": triggered_at or datetime.now(timezone.utc).isoformat(),
     }
+
+
+# ---- WooCommerce -------------------------------------------------------------------------------
+WOO_SOURCE = "https://shop.example/"
+WOO_USER_AGENT = "WooCommerce/9.4.0 Hookshot (WordPress/6.7.1)"
+
+
+def woocommerce_order(order_id: int | None = None, skus: Sequence[str] = DEFAULT_SKUS,
+                      status: str = "processing", quantity: int = 1, price: str = "19.99",
+                      **fields: Any) -> dict[str, Any]:
+    """A WooCommerce v3 order as its `order.*` webhooks deliver it: the same JSON as the
+    stand-in's `GET orders/{id}` (`sandbox.woocommerce.order_json`). `fields` override any
+    top-level field (`billing`, `shipping`, `date_modified_gmt`, `line_items`, ...)."""
+    order_id = order_id or random.randint(100, 99_999)
+    lines = [{"sku": sku, "quantity": quantity, "price": price} for sku in skus]
+    return woocommerce.order_json(order_id, status, fields.pop("line_items", lines), **fields)
+
+
+def woocommerce_headers(body: bytes, secret: str, topic: str = "order.created",
+                        source: str = WOO_SOURCE, webhook_id: int = 1,
+                        delivery_id: str | None = None) -> dict[str, str]:
+    """The headers WooCommerce sends with a delivery (signature: base64 HMAC-SHA256 of the raw
+    body, keyed by the webhook secret). The delivery id is new per attempt, not an event id."""
+    resource, _, event = topic.partition(".")
+    return {"Content-Type": "application/json", "User-Agent": WOO_USER_AGENT,
+            "X-WC-Webhook-Source": source, "X-WC-Webhook-Topic": topic,
+            "X-WC-Webhook-Resource": resource, "X-WC-Webhook-Event": event,
+            "X-WC-Webhook-Signature": sign(body, secret), "X-WC-Webhook-ID": str(webhook_id),
+            "X-WC-Webhook-Delivery-ID": delivery_id or uuid.uuid4().hex}
+
+
+def woocommerce_ping_body(webhook_id: int = 1) -> bytes:
+    """The body WooCommerce POSTs when a webhook is saved: unsigned, no X-WC headers."""
+    return f"webhook_id={webhook_id}".encode()
+
+
+def woocommerce_ping_headers() -> dict[str, str]:
+    return {"Content-Type": "application/x-www-form-urlencoded", "User-Agent": WOO_USER_AGENT}
+
+
+# ---- BigCommerce and Infoplus push (Standard Webhooks) -----------------------------------------
+def bigcommerce_payload(order_id: int, scope: str = "store/order/created",
+                        store_hash: str = "abc123", previous_status_id: int = 0,
+                        new_status_id: int = 11, created_at: int | None = None,
+                        store_id: str = "1025646", hash_value: str | None = None) -> dict[str, Any]:
+    """BigCommerce's thin order payload: an id to fetch, not the order. `hash` (unkeyed SHA-1,
+    the dedupe key — not a signature) is unique per call unless `hash_value` is given; a
+    `store/order/statusUpdated` payload also carries `data.status`."""
+    created_at = created_at if created_at is not None else int(time.time())
+    data: dict[str, Any] = {"type": "order", "id": order_id}
+    if scope == "store/order/statusUpdated":
+        data["status"] = {"previous_status_id": previous_status_id,
+                          "new_status_id": new_status_id}
+    digest = hash_value or hashlib.sha1(f"{scope}|{order_id}|{created_at}|{uuid.uuid4()}"
+                                        .encode()).hexdigest()
+    return {"scope": scope, "store_id": store_id, "data": data, "hash": digest,
+            "created_at": created_at, "producer": f"stores/{store_hash}"}
+
+
+def standard_webhooks_headers(body: bytes, key: bytes, msg_id: str | None = None,
+                              timestamp: int | None = None) -> dict[str, str]:
+    """`webhook-id`, `webhook-timestamp` (unix seconds) and `webhook-signature`
+    (`v1,<base64 HMAC-SHA256(key, "{id}.{timestamp}." + body)>`)."""
+    msg_id = msg_id or f"msg_{uuid.uuid4().hex}"
+    timestamp = int(time.time()) if timestamp is None else int(timestamp)
+    signed = f"{msg_id}.{timestamp}.".encode() + body
+    mac = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    return {"Content-Type": "application/json", "webhook-id": msg_id,
+            "webhook-timestamp": str(timestamp), "webhook-signature": f"v1,{mac}"}
+
+
+def bigcommerce_headers(body: bytes, client_secret: str, msg_id: str | None = None,
+                        timestamp: int | None = None) -> dict[str, str]:
+    """Standard Webhooks headers keyed by the client secret's own bytes (DESIGN.md: BigCommerce
+    base64-encodes the secret before a Standard Webhooks library decodes it back)."""
+    return standard_webhooks_headers(body, client_secret.encode(), msg_id, timestamp)
+
+
+def infoplus_push_headers(body: bytes, whsec_secret: str, msg_id: str | None = None,
+                          timestamp: int | None = None) -> dict[str, str]:
+    """Standard Webhooks headers for the Infoplus push endpoints: the secret is `whsec_` +
+    base64, and the HMAC key is the decoded bytes."""
+    key = base64.b64decode(whsec_secret.removeprefix("whsec_"))
+    return standard_webhooks_headers(body, key, msg_id, timestamp)
+
+
+def new_whsec_secret() -> str:
+    """A fresh Standard Webhooks secret (`whsec_` + base64 of 24 random bytes)."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
 
 
 def post_order(url: str, secret: str, order: dict[str, Any] | None = None,

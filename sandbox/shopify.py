@@ -241,6 +241,32 @@ class ShopifyStandIn(StandIn):
             return {"fulfillment": None, "userErrors": errors}
         return {"fulfillment": self._fulfillment_view(self._fulfil(plan, spec)), "userErrors": []}
 
+    # ---- variant backorder policy (productVariantsBulkUpdate; added for inventory sync) --------
+    def mutation_productVariantsBulkUpdate(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Only `inventoryPolicy` is applied (CONTINUE sells at zero stock, DENY stops)."""
+        product_id, updates = str(args.get("productId")), args.get("variants") or []
+        errors = [e for i, u in enumerate(updates) for e in self._variant_update_errors(i, u, product_id)]
+        if errors:
+            return {"product": None, "productVariants": None, "userErrors": errors}
+        by_id = {v["id"]: v for v in self._variants}
+        for update in updates:
+            if "inventoryPolicy" in update:
+                by_id[update["id"]]["inventoryPolicy"] = update["inventoryPolicy"]
+        changed = [self._variant_view(by_id[u["id"]]) for u in updates]
+        return {"product": {"id": product_id}, "productVariants": changed, "userErrors": []}
+
+    def _variant_update_errors(self, i: int, update: dict[str, Any], product_id: str) -> list[dict]:
+        path = ["variants", str(i)]
+        variant = next((v for v in self._variants if v["id"] == update.get("id")), None)
+        if variant is None or variant["productId"] != product_id:
+            return [user_error(path + ["id"], "Product variant does not exist",
+                               "PRODUCT_VARIANT_DOES_NOT_EXIST")]
+        if update.get("inventoryPolicy", "DENY") not in ("CONTINUE", "DENY"):
+            raise gql.GraphQLError(f"Variable $variants of type [ProductVariantsBulkInput!]! was "
+                                   f"provided invalid value for {i}.inventoryPolicy",
+                                   code="INVALID_VARIABLE")
+        return []
+
     # ---- inventory -------------------------------------------------------------------------
     def _inventory_errors(self, payload: dict[str, Any], version: str) -> list[dict[str, Any]]:
         if payload.get("name") not in ("available", "on_hand"):
@@ -373,6 +399,30 @@ class ShopifyStandIn(StandIn):
                   "lineItem": {"id": l["lineItemId"], "sku": l["sku"]}} for l in f["lineItems"]]
         return {"id": f["id"], "status": f["status"], "createdAt": f["createdAt"],
                 "trackingInfo": f["trackingInfo"], "fulfillmentLineItems": connection(lines)}
+
+    # ---- tracking updates (fulfillmentTrackingInfoUpdate; added for the tracking consumer) ------
+    def mutation_fulfillmentTrackingInfoUpdate(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Replace a fulfillment's tracking info (numbers, urls, company), as Shopify does."""
+        fulfillment = self._find_fulfillment(str(args.get("fulfillmentId")))
+        if fulfillment is None:
+            return {"fulfillment": None,
+                    "userErrors": [user_error(["fulfillmentId"], "Fulfillment does not exist.")]}
+        fulfillment["trackingInfo"] = _tracking(args.get("trackingInfoInput") or {})
+        fulfillment["trackingUpdates"] = fulfillment.get("trackingUpdates", 0) + 1
+        if args.get("notifyCustomer"):
+            fulfillment["updateNotifications"] = fulfillment.get("updateNotifications", 0) + 1
+        return {"fulfillment": self._fulfillment_view(fulfillment), "userErrors": []}
+
+    def _find_fulfillment(self, fulfillment_id: str) -> dict[str, Any] | None:
+        return next((f for order in self._orders.values() for f in order["fulfillments"]
+                     if f["id"] == fulfillment_id), None)
+
+    def customer_notifications(self, order_id: int | str) -> int:
+        """Shipping emails the shop would have sent for one order: each fulfillment created with
+        `notifyCustomer: true`, and each tracking update sent with it."""
+        with self._state_lock:
+            return sum(int(bool(f.get("notifyCustomer"))) + f.get("updateNotifications", 0)
+                       for f in self.fulfillments(order_id))
 
     # ---- test helpers (Python, not HTTP) ---------------------------------------------------
     def add_location(self, location_id: int | str) -> str:

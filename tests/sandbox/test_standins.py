@@ -519,15 +519,30 @@ def test_sample_cli_posts_a_signed_delivery(capsys):
 
 
 # ---- python -m sandbox -------------------------------------------------------------------------
-def test_module_runs_both_standins_until_sigterm():
+def test_module_runs_every_standin_until_sigterm():
     proc = subprocess.Popen([sys.executable, "-m", "sandbox", "--infoplus-port", "0",
-                             "--shopify-port", "0"], cwd=REPO, stdout=subprocess.PIPE,
+                             "--shopify-port", "0", "--woocommerce-port", "0",
+                             "--bigcommerce-port", "0"], cwd=REPO, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env={**os.environ,
                                                                   "PYTHONUNBUFFERED": "1"})
     try:
-        first_line = proc.stdout.readline()
-        infoplus_url = first_line.split()[2]
+        lines = [proc.stdout.readline()]
+        while lines[-1] and not lines[-1].startswith("Ctrl-C") and len(lines) < 40:
+            lines.append(proc.stdout.readline())  # the banner ends with the Ctrl-C line
+        assert lines[-1].startswith("Ctrl-C"), lines
+        infoplus_url = lines[0].split()[2]
         assert requests.get(f"{infoplus_url}/_sandbox/orders", timeout=5).json() == []
+        seeded = requests.get(f"{infoplus_url}/_sandbox/state", timeout=5).json()
+        assert [(i["lobId"], i["sku"]) for i in seeded["items"]] == [(10000, "SKU-1"),
+                                                                     (10000, "SKU-2")]
+        assert [c["id"] for c in seeded["connections"]] == [101, 102, 103]
+        urls = {line.split(":", 1)[0]: line.split()[2] for line in lines if "stand-in:" in line}
+        woo = requests.get(f"{urls['WooCommerce stand-in']}/wp-json/wc/v3/products",
+                           params={"sku": "SKU-1"}, auth=("ck_test", "cs_test"), timeout=5)
+        assert [p["stock_quantity"] for p in woo.json()] == [0]
+        bc = requests.get(f"{urls['BigCommerce stand-in']}/stores/abc123/v3/catalog/variants",
+                          headers={"X-Auth-Token": "bc_test"}, timeout=5)
+        assert [v["sku"] for v in bc.json()["data"]] == ["SKU-1", "SKU-2"]
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
     finally:
