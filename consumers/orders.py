@@ -1,36 +1,56 @@
-"""The `orders` consumer: cart orders from `cart.orders` become Infoplus orders, when Sync Orders is on."""
+"""The `orders` consumer: cart orders from `cart.orders` become Infoplus orders, when Sync Orders is on.
+
+One event is one version of one cart order: a snapshot (Shopify, WooCommerce) or a reference the consumer
+fetches from the cart (BigCommerce). Then, in this order:
+- older than a version this process already handled -> skipped as stale (consumers/order_memory.py);
+- already in Infoplus -> a change after creation (consumers/order_changes.py);
+- cancelled, or not paid yet -> skipped with the reason (a later paid version creates it);
+- otherwise created in Infoplus, exactly once (look before you create).
+"""
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
+from carts import platform_for
+from carts.base import ORDER_EVENT, ORDER_REFERENCE_EVENT
 from config.connections import ConnectionRegistry
 from config.settings import Settings
 from consumers.engine import ConsumerEngine
+from consumers.order_changes import OrderChanges
+from consumers.order_memory import OrderMemory
 from consumers.outcomes import InvalidEvent, Outcome, done, skipped
 from consumers.runner import run_consumer
 from events import topics
 from infoplus.client import InfoplusClient
 from infoplus.orders import build_order, customer_order_no
+from outbound.http import new_session
 from schemas.connection import Connection
 from schemas.envelope import Envelope
 from schemas.order import CartOrder, CartOrderSchema
 
+_ORDER_SCHEMA = CartOrderSchema()
+
 
 class OrderHandler:
-    """Create each paid cart order in Infoplus exactly once (look before you create)."""
+    """Create each paid cart order in Infoplus exactly once; hand later changes to OrderChanges."""
 
-    def __init__(self, registry: ConnectionRegistry, infoplus: InfoplusClient) -> None:
+    def __init__(self, registry: ConnectionRegistry, infoplus: InfoplusClient, *,
+                 cart_timeout: tuple[float, float] = (3.05, 10.0), memory: OrderMemory | None = None) -> None:
         self._registry = registry
         self._infoplus = infoplus
+        self._cart_timeout = cart_timeout
+        self._cart_session = new_session()  # one pooled session for every cart API this process calls
+        self._memory = memory or OrderMemory()
+        self._changes = OrderChanges(self._memory)
 
     def __call__(self, envelope: Envelope) -> Outcome:
         connection = self._connection(envelope)
         if not connection.sync_orders:  # read now, not at publish time: flips apply to queued events too
             return skipped(f"Sync Orders is off for connection {connection.id}")
-        order = CartOrderSchema().load(envelope.payload)
-        if order.cancelled:
-            return skipped(f"order {order.name} was cancelled in the cart before it reached Infoplus")
-        if not order.paid:
-            return skipped(f"order {order.name} is not paid yet; it is sent when the cart reports it paid")
-        return self._create_once(connection, order)
+        stale = self._stale_reference(connection, envelope)
+        if stale is not None:
+            return stale
+        return self._handle_version(connection, self._read_order(connection, envelope), envelope.event_id)
 
     def _connection(self, envelope: Envelope) -> Connection:
         connection = self._registry.get(envelope.connection_id)
@@ -38,11 +58,59 @@ class OrderHandler:
             raise InvalidEvent(f"connection {envelope.connection_id} is not in the registry")
         return connection
 
-    def _create_once(self, connection: Connection, order: CartOrder) -> Outcome:
+    def _stale_reference(self, connection: Connection, envelope: Envelope) -> Outcome | None:
+        """A reference announcing a change older than the version already handled (e.g. BigCommerce retrying
+        an old delivery for hours): that version already included the change, so skip without fetching."""
+        if envelope.type != ORDER_REFERENCE_EVENT:
+            return None
+        reference = envelope.payload
+        announced = datetime.fromtimestamp(int(reference.get("created_at") or 0), timezone.utc)
+        newest = self._memory.newer_than((connection.id, str(reference.get("order_id"))), announced)
+        if newest is None:
+            return None
+        return skipped(f"stale: a change to order {reference.get('order_id')} announced at {announced.isoformat()} "
+                       f"is older than version {newest.isoformat()} already handled")
+
+    def _read_order(self, connection: Connection, envelope: Envelope) -> CartOrder:
+        if envelope.type == ORDER_EVENT:
+            return _ORDER_SCHEMA.load(envelope.payload)
+        if envelope.type == ORDER_REFERENCE_EVENT:
+            return self._fetch_order(connection, envelope.payload)
+        raise InvalidEvent(f"event type {envelope.type!r} is not an order event")
+
+    def _fetch_order(self, connection: Connection, reference: dict) -> CartOrder:
+        """Thin webhooks (BigCommerce): read the order as it is now; 429/5xx/timeouts raise Retryable."""
+        factory = platform_for(connection.platform).orders
+        if factory is None:
+            raise InvalidEvent(f"platform {connection.platform} cannot fetch orders by reference")
+        fetcher = factory(connection, timeout=self._cart_timeout, session=self._cart_session)
+        order = fetcher.fetch_order(reference)
+        if order is None:
+            raise InvalidEvent(f"order {reference.get('order_id')} no longer exists in the cart; if it reached "
+                               f"Infoplus, ops must decide what to do with it", reference=reference)
+        return order
+
+    def _handle_version(self, connection: Connection, order: CartOrder, event_id: str) -> Outcome:
+        key = (connection.id, order.cart_order_id)
+        newest = self._memory.newer_than(key, order.version())
+        if newest is not None:
+            return skipped(f"stale: order {order.name} version {order.updated_at} is older than version "
+                           f"{newest.isoformat()} already handled")
+        try:
+            return self._handle(connection, order, event_id)
+        finally:  # a retry of this same event has the same version, so it is never taken for stale
+            self._memory.handled(key, order.version())
+
+    def _handle(self, connection: Connection, order: CartOrder, event_id: str) -> Outcome:
         number = customer_order_no(connection.id, order.cart_order_id)
         existing = self._infoplus.find_orders(number, connection.lob_id)
         if existing:
-            return done(f"order {number} already in Infoplus as {existing[0].get('orderNo')}")
+            return self._changes.after_creation(connection, order, existing, event_id)
+        if order.cancelled:
+            return skipped(f"order {order.name} was cancelled in the cart before it reached Infoplus")
+        if not order.paid:
+            return skipped(f"order {order.name} is not paid yet (cart status {order.cart_status or '-'}); "
+                           f"it is sent when the cart reports it paid")
         self._check_shippable(order)
         created = self._infoplus.create_order(build_order(connection, order))
         return done(f"created Infoplus order {created.get('orderNo')} for {number}")
@@ -61,7 +129,8 @@ class OrderHandler:
 
 def build(settings: Settings) -> ConsumerEngine:
     registry = ConnectionRegistry(settings.connections_file, settings.connections_reload_seconds)
-    handler = OrderHandler(registry, InfoplusClient.from_settings(settings))
+    timeout = (settings.http_connect_timeout_seconds, settings.http_read_timeout_seconds)
+    handler = OrderHandler(registry, InfoplusClient.from_settings(settings), cart_timeout=timeout)
     return ConsumerEngine(kind="orders", topic=topics.CART_ORDERS, handler=handler, settings=settings)
 
 

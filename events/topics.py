@@ -13,6 +13,8 @@ CART_ORDERS = "cart.orders"
 INFOPLUS_INVENTORY = "infoplus.inventory"
 INFOPLUS_SHIPMENTS = "infoplus.shipments"
 MAIN_TOPICS = (CART_ORDERS, INFOPLUS_INVENTORY, INFOPLUS_SHIPMENTS)
+# Compacted, one record per connection: where WooCommerce reconciliation resumes (events/cursors.py).
+WOOCOMMERCE_RECONCILE_CURSORS = "woocommerce.reconcile.cursors"
 
 log = logging.getLogger(__name__)
 

@@ -8,10 +8,18 @@
 """
 from __future__ import annotations
 
+from collections import Counter
+from datetime import datetime
 from typing import Any
 
 from schemas.connection import Connection
-from schemas.order import Address, CartOrder
+from schemas.order import Address, CartOrder, parse_version
+
+# The cart's version of the order (its updated_at) rides along in extraOrderData, so any consumer copy, after
+# any restart, can tell an update older than what reached Infoplus from a newer one.
+VERSION_DATA = {"category": "cartbridge", "code": "cartVersion"}
+CANCELLED_STATUSES = frozenset({"cancelled", "canceled"})  # Infoplus spells it "Canceled"; compared lower-case
+_SHIP_TO_FIELDS = ("Company", "Attention", "Street", "Street2", "City", "State", "Zip", "Country")
 
 
 def customer_order_no(connection_id: int, cart_order_id: str) -> str:
@@ -51,4 +59,61 @@ def build_order(connection: Connection, order: CartOrder) -> dict[str, Any]:
         **_address_fields("shipTo", order.ship_to),
         "lineItems": [{"lobId": connection.lob_id, "sku": line.sku, "orderedQty": line.quantity,
                        "unitSell": line.unit_price, "customerLineItemNo": line.cart_line_id} for line in lines],
+        "extraOrderData": [{**VERSION_DATA, "value": order.updated_at}],
     }
+
+
+# -- what Infoplus holds, for changes after creation --------------------------------------------------------
+def parent_order(infoplus_orders: list[dict]) -> dict:
+    """The order itself, not a backorder child (1234.000 before 1234.001)."""
+    return min(infoplus_orders, key=lambda found: float(found.get("orderNo") or 0))
+
+
+def recorded_version(infoplus_order: dict) -> datetime | None:
+    """The cart version the order was created from; None for orders made without it."""
+    for data in infoplus_order.get("extraOrderData") or []:
+        if data.get("category") == VERSION_DATA["category"] and data.get("code") == VERSION_DATA["code"]:
+            try:
+                return parse_version(str(data.get("value")))
+            except ValueError:
+                return None
+    return None
+
+
+def is_cancelled(infoplus_order: dict) -> bool:
+    return str(infoplus_order.get("status") or "").lower() in CANCELLED_STATUSES
+
+
+def differences(connection: Connection, order: CartOrder, infoplus_orders: list[dict]) -> dict[str, Any]:
+    """Where the cart order now differs from what Infoplus holds (empty: nothing to do).
+
+    Lines compare as SKU -> quantity summed over the parent and its backorder children (a backorder moves
+    quantity to a child, it does not change the total). The ship-to compares the fields this service sends,
+    ignoring case and surrounding blanks.
+    """
+    wanted = build_order(connection, order)
+    found: dict[str, Any] = {}
+    cart_lines, held_lines = _quantities([wanted]), _quantities(infoplus_orders)
+    if cart_lines != held_lines:
+        found["lines"] = {"cart": cart_lines, "infoplus": held_lines}
+    address = _ship_to_changes(wanted, parent_order(infoplus_orders))
+    if address:
+        found["ship_to"] = address
+    return found
+
+
+def _quantities(orders: list[dict]) -> dict[str, int]:
+    totals: Counter[str] = Counter()
+    for found in orders:
+        for line in found.get("lineItems") or []:
+            totals[str(line.get("sku"))] += int(float(line.get("orderedQty") or 0))
+    return dict(sorted(totals.items()))
+
+
+def _ship_to_changes(wanted: dict, held: dict) -> dict[str, dict[str, str]]:
+    changes = {}
+    for name in (f"shipTo{part}" for part in _SHIP_TO_FIELDS):
+        cart, infoplus = str(wanted.get(name) or ""), str(held.get(name) or "")
+        if cart.strip().casefold() != infoplus.strip().casefold():
+            changes[name] = {"cart": cart, "infoplus": infoplus}
+    return changes

@@ -1,4 +1,4 @@
-"""`POST /webhooks/carts/<connection_id>`: order webhooks from Shopify (and, later, WooCommerce and BigCommerce)."""
+"""`POST /webhooks/carts/<connection_id>`: order webhooks from Shopify, WooCommerce and BigCommerce."""
 from __future__ import annotations
 
 import logging

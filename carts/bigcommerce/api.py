@@ -14,7 +14,8 @@ from schemas.connection import Connection
 
 def rate_limit_wait(response: requests.Response) -> float | None:
     reset_ms = response.headers.get("X-Rate-Limit-Time-Reset-Ms")
-    if reset_ms and reset_ms.isdigit():
+    # Every answer carries the window's reset time; only a 429 means "wait for it" (a 5xx backs off normally).
+    if response.status_code == 429 and reset_ms and reset_ms.isdigit():
         return int(reset_ms) / 1000.0
     return parse_retry_after(response.headers.get("Retry-After"))
 

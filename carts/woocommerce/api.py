@@ -4,7 +4,8 @@ Core WooCommerce has no rate limit, but hosts and WAFs add one: 429/503 with Ret
 """
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime, timezone
+from typing import Any, Iterator
 
 import requests
 
@@ -12,6 +13,7 @@ from outbound.http import new_session, send
 from schemas.connection import Connection
 
 CORE = "wc/v3"
+PAGE_SIZE = 100  # the REST API's largest per_page
 SHIPMENT_TRACKING = "wc-shipment-tracking/v3"  # the Shipment Tracking extension's routes
 
 
@@ -31,3 +33,31 @@ class WooCommerceAPI:
     def get(self, path: str, **params: Any) -> Any:
         response = self.request("GET", path, params=params)
         return None if response.status_code == 404 else response.json()
+
+    def orders_modified_after(self, since: datetime) -> Iterator[dict[str, Any]]:
+        """Every order modified after `since` (any status), page by page.
+
+        Ordered by id, not by modification time, so an order modified while we page does not shift the pages.
+        """
+        params = {"modified_after": _gmt(since), "dates_are_gmt": "true", "orderby": "id", "order": "asc",
+                  "per_page": PAGE_SIZE, "status": "any"}
+        page, pages = 1, 1
+        while page <= pages:
+            response = self.request("GET", "orders", params={**params, "page": page})
+            orders = [] if response.status_code == 404 else response.json()
+            yield from orders
+            pages = _last_page(response, page, len(orders))
+            page += 1
+
+
+def _last_page(response: requests.Response, page: int, count: int) -> int:
+    total = response.headers.get("X-WP-TotalPages", "")
+    if total.isdigit():
+        return int(total)
+    return page + 1 if count == PAGE_SIZE else page  # no header (a proxy stripped it): a full page means more
+
+
+def _gmt(moment: datetime) -> str:
+    """WooCommerce's date format for query parameters, in GMT (with `dates_are_gmt=true`)."""
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return aware.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")

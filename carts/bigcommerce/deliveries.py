@@ -1,0 +1,41 @@
+"""BigCommerce order webhooks: Standard Webhooks signatures, thin payloads -> a reference event.
+
+The payload says only "order N changed" (cart-apis.md §3.1), so the web tier publishes a reference and the
+orders consumer fetches the order (carts/bigcommerce/orders.py) — a retryable step, never inside the request.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from carts.base import ORDER_REFERENCE_EVENT, Delivery, IgnoredDelivery
+from schemas.bigcommerce import ORDER_SCOPES, BigCommerceWebhookSchema
+from schemas.connection import Connection
+from signing import StandardWebhooks
+
+REPLAY_TOLERANCE_SECONDS = 300  # Standard Webhooks' suggested window; older (or future) timestamps are refused
+
+_WEBHOOK_SCHEMA = BigCommerceWebhookSchema()
+_DELIVERY_HEADERS = {"webhook_id": "webhook-id", "webhook_timestamp": "webhook-timestamp"}
+
+
+class BigCommerceDeliveries:
+    def is_ping(self, headers: Mapping[str, str], body: bytes) -> bool:
+        return False  # BigCommerce sends no ping
+
+    def verify(self, headers: Mapping[str, str], body: bytes, connection: Connection) -> None:
+        # The HMAC key is the client secret's own bytes (DESIGN.md): BigCommerce's docs base64-encode the
+        # secret before handing it to a Standard Webhooks library, which decodes it straight back.
+        verifier = StandardWebhooks(connection.webhook_secret.encode(), REPLAY_TOLERANCE_SECONDS)
+        verifier.verify(headers, body)
+
+    def read_delivery(self, headers: Mapping[str, str], payload: Any, connection: Connection) -> Delivery:
+        reference = _WEBHOOK_SCHEMA.load(payload)
+        if reference.scope not in ORDER_SCOPES:
+            raise IgnoredDelivery(f"BigCommerce scope {reference.scope!r} is not handled "
+                                  f"(handled: {', '.join(sorted(ORDER_SCOPES))})")
+        metadata = {name: headers.get(header) for name, header in _DELIVERY_HEADERS.items() if headers.get(header)}
+        metadata.update(scope=reference.scope, producer=payload.get("producer", ""))
+        # `hash` is the SHA-1 of the payload's `data` only, so two updates of one order share it; with the
+        # event time (unchanged on every retry of one event) it names one event, as BigCommerce intends.
+        dedupe_key = f"{reference.scope}:{reference.hash}:{reference.created_at}"
+        return Delivery(ORDER_REFERENCE_EVENT, dedupe_key, reference.order_id, reference.to_dict(), metadata)

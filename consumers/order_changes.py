@@ -1,0 +1,75 @@
+"""A cart order that changed after it reached Infoplus: cancelled, or edited (lines, ship-to).
+
+Infoplus offers no safe automatic way to apply either (reference/infoplus-api.md §3): there is no cancel
+endpoint; `DELETE order/{id}` removes the record even while the warehouse may be picking it; `PUT order`
+replaces the whole order and `order/editLineItems` changes lines regardless of how far fulfillment got. So the
+change is recorded on `cart.orders.dlq` with a reason telling ops what to do (OpsMustAct), never dropped.
+An Infoplus order already cancelled needs nothing; an update older than the version Infoplus was created from
+(infoplus.orders.VERSION_DATA) is stale and ignored. The same version is still compared: carts stamp versions
+to the second, so a change within the creation's second must not pass for a repeat.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from consumers.order_memory import OrderKey, OrderMemory
+from consumers.outcomes import InvalidEvent, Outcome, done, skipped
+from infoplus.orders import customer_order_no, differences, is_cancelled, parent_order, recorded_version
+from schemas.connection import Connection
+from schemas.order import CartOrder
+
+
+class OpsMustAct(InvalidEvent):
+    """A change cartbridge must not apply on its own: dead-lettered with a reason addressed to ops."""
+
+
+class OrderChanges:
+    def __init__(self, memory: OrderMemory) -> None:
+        self._memory = memory
+
+    def after_creation(self, connection: Connection, order: CartOrder, infoplus_orders: list[dict],
+                       event_id: str) -> Outcome:
+        """Decide what one cart event means for an order Infoplus already has."""
+        parent = parent_order(infoplus_orders)
+        number = parent.get("orderNo")
+        created_from = recorded_version(parent)
+        if created_from is not None and order.version() < created_from:
+            return skipped(f"stale: order {order.name} version {order.updated_at} is older than the version "
+                           f"Infoplus order {number} was created from ({created_from.isoformat()})")
+        if is_cancelled(parent):
+            return done(f"Infoplus order {number} is cancelled; nothing to forward for {order.name}")
+        if order.cancelled:
+            return self._report(connection, order, parent, event_id, change={"cancelled": order.cart_status})
+        changed = differences(connection, order, infoplus_orders)
+        if changed:
+            return self._report(connection, order, parent, event_id, change=changed)
+        return done(f"order {order.name} already in Infoplus as {number}, unchanged")
+
+    def _report(self, connection: Connection, order: CartOrder, parent: dict, event_id: str,
+                change: dict[str, Any]) -> Outcome:
+        key: OrderKey = (connection.id, order.cart_order_id)
+        fingerprint = json.dumps(change, sort_keys=True)
+        earlier = self._memory.reported_by(key, fingerprint)
+        if earlier is not None and earlier != event_id:  # the same change again, e.g. a later unrelated edit
+            return done(f"order {order.name}: this change was already sent to ops by event {earlier}")
+        self._memory.reported(key, order.version(), fingerprint, event_id)
+        raise _ops_must_act(connection, order, parent, change)
+
+
+def _ops_must_act(connection: Connection, order: CartOrder, parent: dict, change: dict[str, Any]) -> OpsMustAct:
+    number, status = parent.get("orderNo"), parent.get("status")
+    if "cancelled" in change:
+        action = "cancel_in_infoplus"
+        reason = (f"ops must act: order {order.name} was cancelled in the cart (status {order.cart_status}) after "
+                  f"it reached Infoplus as order {number} (status {status}); Infoplus has no safe automatic "
+                  f"cancel, so cancel it in Infoplus by hand (or stop/return the shipment if it already left)")
+    else:
+        action = "apply_edit_in_infoplus"
+        reason = (f"ops must act: order {order.name} was edited in the cart ({', '.join(sorted(change))}) after "
+                  f"it reached Infoplus as order {number} (status {status}); Infoplus has no safe automatic "
+                  f"edit, so apply the change in Infoplus by hand if it has not shipped")
+    return OpsMustAct(reason, action=action, infoplus_order_no=number, infoplus_status=status,
+                      customer_order_no=customer_order_no(connection.id, order.cart_order_id),
+                      cart_order=order.name, cart_status=order.cart_status, cart_version=order.updated_at,
+                      changes=change)

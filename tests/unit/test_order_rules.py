@@ -1,0 +1,105 @@
+"""The order rules without a broker: each platform's paid / cancelled rule, versions, what counts as a change
+after creation, and the consumer's memory of versions."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from marshmallow import ValidationError
+
+from consumers.order_memory import OrderMemory
+from infoplus.orders import build_order, differences, recorded_version
+from sandbox.bigcommerce import BigCommerceStandIn
+from sandbox.sample import woocommerce_order
+from schemas.bigcommerce import BigCommerceOrderSchema
+from schemas.connection import Connection
+from schemas.order import CartOrderSchema
+from schemas.woocommerce import WooOrderSchema
+
+CONNECTION = Connection(id=202, name="Woo", platform="woocommerce", lob_id=10000, order_source_id=56,
+                        warehouse_id=1000, default_carrier_id=1, webhook_secret="s")
+
+
+@pytest.mark.parametrize("status, date_paid, paid, cancelled", [
+    ("processing", None, True, False),
+    ("completed", None, True, False),
+    ("on-hold", "2026-01-01T10:00:00", True, False),  # the gateway recorded a payment
+    ("on-hold", None, False, False),  # awaiting a bank transfer
+    ("pending", None, False, False),
+    ("failed", None, False, False),
+    ("cancelled", "2026-01-01T10:00:00", False, True),
+    ("refunded", "2026-01-01T10:00:00", False, True),
+])
+def test_woocommerce_paid_rule(status, date_paid, paid, cancelled):
+    payload = woocommerce_order(order_id=1, status=status)
+    payload.update(date_paid=date_paid, date_paid_gmt=date_paid)
+
+    order = WooOrderSchema().load(payload)
+
+    assert (order.paid, order.cancelled, order.cart_status) == (paid, cancelled, status)
+
+
+def _bigcommerce_order(status_id: int, **changes) -> dict:
+    with BigCommerceStandIn() as store:  # the stand-in's v2 shapes, read without HTTP
+        order = store.add_order(order_id=5, status_id=status_id)
+        return {**order, "products": store.order_products(5), "shipping_addresses": store.shipping_addresses(5),
+                **changes}
+
+
+@pytest.mark.parametrize("status_id, paid, cancelled", [
+    (11, True, False), (9, True, False), (2, True, False), (10, True, False),
+    (0, False, False), (1, False, False), (7, False, False), (12, False, False),
+    (5, False, True), (4, False, True),
+])
+def test_bigcommerce_paid_rule(status_id, paid, cancelled):
+    order = BigCommerceOrderSchema().load(_bigcommerce_order(status_id))
+    assert (order.paid, order.cancelled) == (paid, cancelled)
+
+
+def test_bigcommerce_order_with_several_ship_to_addresses_is_refused_with_a_reason():
+    payload = _bigcommerce_order(11)
+    payload["shipping_addresses"] = payload["shipping_addresses"] * 2
+
+    with pytest.raises(ValidationError) as refused:
+        BigCommerceOrderSchema().load(payload)
+    assert "several addresses" in str(refused.value.messages)
+
+
+def test_versions_compare_as_times_across_offsets():
+    shopify = CartOrderSchema().load({**_normalized(), "updated_at": "2026-01-01T05:00:00-05:00"})
+    woo = WooOrderSchema().load(woocommerce_order(order_id=1, date_modified="2026-01-01T09:59:59"))
+    assert woo.version() < shopify.version()
+
+
+def test_the_version_travels_with_the_infoplus_order():
+    order = WooOrderSchema().load(woocommerce_order(order_id=1, date_modified="2026-01-01T09:59:59"))
+    assert recorded_version(build_order(CONNECTION, order)) == datetime(2026, 1, 1, 9, 59, 59, tzinfo=timezone.utc)
+    assert recorded_version({"orderNo": 1000.0}) is None
+
+
+def test_differences_ignore_case_blanks_and_backorder_splits():
+    order = WooOrderSchema().load(woocommerce_order(order_id=1, skus=["SKU-1"], quantity=3))
+    sent = build_order(CONNECTION, order)
+    parent = {**sent, "orderNo": 1000.0, "shipToCity": sent["shipToCity"].upper() + " ",
+              "lineItems": [{"sku": "SKU-1", "orderedQty": 1}]}
+    child = {"orderNo": 1000.001, "lineItems": [{"sku": "SKU-1", "orderedQty": 2.0}]}
+
+    assert differences(CONNECTION, order, [child, parent]) == {}
+    assert differences(CONNECTION, order, [parent])["lines"] == {"cart": {"SKU-1": 3}, "infoplus": {"SKU-1": 1}}
+
+
+def test_memory_flags_only_strictly_older_versions_and_forgets_the_least_recent():
+    memory, now = OrderMemory(capacity=2), datetime.now(timezone.utc)
+    memory.handled((1, "a"), now)
+
+    assert memory.newer_than((1, "a"), now - timedelta(seconds=1)) == now
+    assert memory.newer_than((1, "a"), now) is None  # the same second may hold another change
+    memory.handled((1, "b"), now)
+    memory.handled((1, "c"), now)
+    assert memory.newer_than((1, "a"), now - timedelta(days=1)) is None
+
+
+def _normalized() -> dict:
+    return {"cart_order_id": "1", "name": "#1", "created_at": "2026-01-01T00:00:00+00:00",
+            "updated_at": "2026-01-01T00:00:00+00:00", "paid": True, "cancelled": False,
+            "lines": [{"cart_line_id": "1", "sku": "S", "quantity": 1, "unit_price": 1.0}]}
