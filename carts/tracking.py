@@ -1,0 +1,123 @@
+"""What a cart's tracking writer is given, and the rules every platform shares.
+
+The tracking consumer turns one Infoplus shipment into a `TrackingUpdate`: the state the cart order should
+reach (every carton's tracking number; what shipped). Each platform's writer (`carts/<platform>/tracking.py`)
+reads what the cart already has and writes only the difference — so a redelivered or duplicated event, or a
+retry after a crash between two calls, never makes a second fulfillment, shipment or customer email.
+
+Rules shared by every platform:
+- **Tracking numbers are the idempotency key**: when every parcel's number is already on the cart order,
+  nothing is written.
+- **What shipped** comes from the Infoplus order's lines (`shippedQty`); the Shipment record has no lines.
+  Per SKU the cart fulfils `min(shipped by this Infoplus order, shipped by all Infoplus orders of the cart
+  order − already fulfilled in the cart)`, so a backorder child (1234.001) fulfils its own lines, the parent's
+  lines are never fulfilled twice, and a partial shipment fulfils only what shipped.
+- A carton whose number is new but whose goods are already fulfilled (a later carton of the same order) adds
+  its number to the latest fulfillment instead of creating an empty one.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Iterable, Mapping, Protocol, TypeVar
+
+import requests
+
+from carts.carriers import Carrier
+from schemas.connection import Connection
+
+Line = TypeVar("Line")
+
+
+@dataclass(frozen=True)
+class Parcel:
+    """One carton: its tracking number, the carrier in every cart's vocabulary, and a tracking URL when known."""
+
+    tracking_no: str
+    carrier: Carrier
+    ship_date: str = ""  # ISO-8601 from Infoplus
+
+    @property
+    def url(self) -> str | None:
+        return self.carrier.tracking_url(self.tracking_no)
+
+    @property
+    def day(self) -> str:
+        """The ship date as YYYY-MM-DD (what WooCommerce Shipment Tracking wants)."""
+        return self.ship_date[:10]
+
+
+@dataclass(frozen=True)
+class TrackingUpdate:
+    """The state one cart order should reach after an Infoplus order shipped (see the module docstring)."""
+
+    cart_order_id: str
+    infoplus_order_no: str  # e.g. "1234.001": named in notes and comments so people can find it
+    parcels: tuple[Parcel, ...]  # every carton of this Infoplus order known so far, this event's first
+    shipped: Mapping[str, int]  # SKU -> units this Infoplus order shipped
+    shipped_total: Mapping[str, int]  # SKU -> units all Infoplus orders of this cart order shipped
+    notify_customer: bool = True
+
+    def missing(self, numbers_in_cart: Iterable[str]) -> list[Parcel]:
+        """The parcels whose tracking number the cart order does not show yet."""
+        present = {number.strip().upper() for number in numbers_in_cart if number}
+        return [parcel for parcel in self.parcels if parcel.tracking_no.strip().upper() not in present]
+
+    def to_fulfil(self, fulfilled: Mapping[str, int]) -> dict[str, int]:
+        """SKU -> units to fulfil now, given what the cart has already fulfilled per SKU."""
+        wanted = {sku: min(qty, self.shipped_total.get(sku, qty) - fulfilled.get(sku, 0))
+                  for sku, qty in self.shipped.items()}
+        return {sku: qty for sku, qty in wanted.items() if qty > 0}
+
+    def everything_shipped(self, ordered: Mapping[str, int]) -> bool:
+        """True when every SKU the cart order asked for has shipped in full (across backorders)."""
+        return bool(ordered) and all(self.shipped_total.get(sku, 0) >= qty for sku, qty in ordered.items())
+
+
+def allocate(wanted: Mapping[str, int], open_lines: Iterable[tuple[Line, str, int]]) -> list[tuple[Line, int]]:
+    """Spread per-SKU quantities over the cart's open lines `(line, sku, remaining)`, first line first."""
+    left = dict(wanted)
+    picked: list[tuple[Line, int]] = []
+    for line, sku, remaining in open_lines:
+        take = min(left.get(sku, 0), remaining)
+        if take > 0:
+            picked.append((line, take))
+            left[sku] -= take
+    return picked
+
+
+def add_up(pairs: Iterable[tuple[str | None, int]]) -> dict[str, int]:
+    """SKU -> summed quantity (lines without a SKU cannot be matched to the warehouse and are left out)."""
+    totals: dict[str, int] = {}
+    for sku, quantity in pairs:
+        if sku:
+            totals[sku] = totals.get(sku, 0) + int(quantity or 0)
+    return totals
+
+
+def mentions(text: str, number: str) -> bool:
+    """Whether `text` (a note, a comment) names this tracking number as a whole word, ignoring case."""
+    pattern = r"(?<![A-Za-z0-9])" + re.escape(number.strip()) + r"(?![A-Za-z0-9])"
+    return re.search(pattern, text or "", flags=re.IGNORECASE) is not None
+
+
+def shipped_summary(update: TrackingUpdate) -> str:
+    """"2 × SKU-1, 1 × SKU-2" — what this Infoplus order shipped, for notes and comments."""
+    return ", ".join(f"{qty} × {sku}" for sku, qty in sorted(update.shipped.items()))
+
+
+class TrackingWriter(Protocol):
+    """Outbound tracking for one connection's cart (`carts/<platform>/tracking.py`)."""
+
+    def write(self, update: TrackingUpdate) -> str:
+        """Bring the cart order up to `update`, reading before writing; return what was done, for the log.
+
+        Raises outbound.errors.Retryable (429, 5xx, timeouts) or Permanent (the order is not in the cart,
+        the cart refused the write, nothing shipped is open in the cart).
+        """
+
+
+class TrackingWriterFactory(Protocol):
+    def __call__(self, connection: Connection, *, timeout: tuple[float, float],
+                 session: requests.Session | None = None) -> TrackingWriter:
+        """A writer for one connection (CartPlatform.tracking)."""

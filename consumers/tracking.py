@@ -1,0 +1,188 @@
+"""The `tracking` consumer: Infoplus shipments from `infoplus.shipments` become cart fulfillments, when Sync
+Tracking Data is on — exactly once.
+
+For each shipment (one carton) it finds the Infoplus order (`GET order/{orderNo}`), the connection and cart
+order named by the order's customerOrderNo (`<connection id>-<cart order id>`, cross-checked against the
+connection's LOB and order source), reads the switch *now*, and hands the platform's tracking writer the state
+the cart order should reach (carts/tracking.py has the rules: what shipped, several cartons, backorders,
+look-before-write).
+
+Outcomes: written or already there -> done; switch off -> skipped record; an order that did not come from a
+cart connection at all (entered by hand, EDI …) -> skipped; an order that cannot be matched (not in Infoplus,
+customerOrderNo not ours, connection unknown or pointing elsewhere, nothing shipped) -> dead-letter with the
+reason; cart 429/5xx/timeouts -> retried by the engine.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import requests
+from marshmallow import ValidationError
+
+from carts import PLATFORMS
+from carts.carriers import carrier_for
+from carts.tracking import Parcel, TrackingUpdate, TrackingWriter
+from config.connections import ConnectionRegistry
+from config.settings import Settings
+from consumers.engine import ConsumerEngine
+from consumers.outcomes import InvalidEvent, Outcome, done, skipped
+from consumers.runner import run_consumer
+from events import topics
+from infoplus.client import InfoplusClient
+from infoplus.orders import parse_customer_order_no
+from infoplus.switches import SwitchBoard
+from outbound.http import new_session
+from schemas.connection import Connection
+from schemas.envelope import Envelope
+from schemas.infoplus import InfoplusShipmentSchema, ShipmentRecord
+from schemas.tracking import VOID_STATUSES, InfoplusOrder, InfoplusOrderSchema, ShipmentPayloadSchema, order_number
+
+_SHIPMENT = ShipmentPayloadSchema()
+_ORDER = InfoplusOrderSchema()
+_INFOPLUS_SHIPMENT = InfoplusShipmentSchema()
+
+
+@dataclass(frozen=True)
+class _Match:
+    """Where a shipment goes: the connection and the cart order its Infoplus order came from."""
+
+    connection: Connection
+    cart_order_id: str
+    order: InfoplusOrder
+
+
+class TrackingHandler:
+    """One shipment event -> the cart order shows it shipped, with its tracking number (exactly once)."""
+
+    def __init__(self, registry: ConnectionRegistry | SwitchBoard, infoplus: InfoplusClient, *,
+                 timeout: tuple[float, float], session: requests.Session | None = None) -> None:
+        self._registry = registry
+        self._infoplus = infoplus
+        self._timeout = timeout
+        self._session = session or new_session()  # one pooled session for every cart this process writes to
+
+    def __call__(self, envelope: Envelope) -> Outcome:
+        shipment = _SHIPMENT.load(envelope.payload)
+        if shipment.status.lower() in VOID_STATUSES:
+            return skipped(f"shipment {shipment.tracking_no} of Infoplus order {order_number(shipment.order_no)} is "
+                           f"{shipment.status}: a voided label is not sent to the shopper")
+        order = self._infoplus_order(shipment)
+        match = self._match(order)
+        if isinstance(match, Outcome):
+            return match
+        if not match.connection.sync_tracking_data:  # read now: a flip applies to queued shipments too
+            return skipped(f"Sync Tracking Data is off for connection {match.connection.id}; tracking "
+                           f"{shipment.tracking_no} of Infoplus order {order.number} was not sent to the cart")
+        update = self._update(match, shipment)
+        return done(self._writer(match.connection).write(update))
+
+    # -- matching --------------------------------------------------------------------------------------------
+    def _infoplus_order(self, shipment: ShipmentRecord) -> InfoplusOrder:
+        found = self._infoplus.get_order(shipment.order_no)
+        if found is None:
+            number = order_number(shipment.order_no)
+            raise InvalidEvent(f"Infoplus order {number} (tracking {shipment.tracking_no}) does not exist in "
+                               f"Infoplus: check the shipment's orderNo", order_no=number)
+        order = _ORDER.load(found)
+        if order.lob_id != shipment.lob_id:
+            raise InvalidEvent(f"shipment {shipment.tracking_no} says LOB {shipment.lob_id}, but Infoplus order "
+                               f"{order.number} belongs to LOB {order.lob_id}", order_no=order.number)
+        return order
+
+    def _match(self, order: InfoplusOrder) -> _Match | Outcome:
+        parsed = parse_customer_order_no(order.customer_order_no)
+        if parsed is None:
+            return self._not_ours(order)
+        connection = self._registry.get(parsed[0])
+        if connection is None:
+            raise InvalidEvent(f"Infoplus order {order.number} has customerOrderNo {order.customer_order_no!r}, "
+                               f"but connection {parsed[0]} is not in the registry (removed, or a different "
+                               f"environment's order)", order_no=order.number)
+        self._check_same_store(order, connection)
+        return _Match(connection, parsed[1], order)
+
+    def _not_ours(self, order: InfoplusOrder) -> Outcome:
+        """An order cartbridge did not create: ops must look only if it claims to come from a connected cart."""
+        sources = [c for c in self._registry.for_lob(order.lob_id) if c.order_source_id == order.order_source_id]
+        if not sources:
+            return skipped(f"Infoplus order {order.number} (LOB {order.lob_id}, order source "
+                           f"{order.order_source_id}) did not come from a cart connection: no cart to update")
+        raise InvalidEvent(f"Infoplus order {order.number} is from order source {order.order_source_id} "
+                           f"(connection {sources[0].id}), but its customerOrderNo {order.customer_order_no!r} is "
+                           f"not '<connection id>-<cart order id>', so the cart order cannot be found",
+                           order_no=order.number)
+
+    @staticmethod
+    def _check_same_store(order: InfoplusOrder, connection: Connection) -> None:
+        if order.lob_id != connection.lob_id or order.order_source_id not in (None, connection.order_source_id):
+            raise InvalidEvent(f"Infoplus order {order.number} (LOB {order.lob_id}, order source "
+                               f"{order.order_source_id}) names connection {connection.id}, which is LOB "
+                               f"{connection.lob_id}, order source {connection.order_source_id}: fix the "
+                               f"connection registry or the order", order_no=order.number)
+
+    # -- what the cart should show ---------------------------------------------------------------------------
+    def _update(self, match: _Match, shipment: ShipmentRecord) -> TrackingUpdate:
+        order = match.order
+        shipped = order.shipped_by_sku()
+        if not shipped:
+            raise InvalidEvent(f"Infoplus order {order.number} has shipment {shipment.tracking_no}, but none of its "
+                               f"lines reports a shipped quantity (status {order.status!r}); replay once it does",
+                               order_no=order.number)
+        return TrackingUpdate(
+            cart_order_id=match.cart_order_id, infoplus_order_no=order.number,
+            parcels=self._parcels(order, shipment), shipped=shipped,
+            shipped_total=self._shipped_by_all_orders(match), notify_customer=match.connection.notify_customer)
+
+    def _parcels(self, order: InfoplusOrder, shipment: ShipmentRecord) -> tuple[Parcel, ...]:
+        """This carton first, then the order's other cartons Infoplus already knows (one fulfillment, one email)."""
+        parcels: dict[str, Parcel] = {}
+        for record in [shipment, *self._other_cartons(order)]:
+            key = record.tracking_no.strip().upper()
+            parcels.setdefault(key, Parcel(record.tracking_no.strip(), carrier_for(record.carrier_company),
+                                           record.ship_date))
+        return tuple(parcels.values())
+
+    def _other_cartons(self, order: InfoplusOrder) -> list[ShipmentRecord]:
+        cartons = []
+        for raw in self._infoplus.order_shipments(order.order_no):
+            try:
+                cartons.append(_INFOPLUS_SHIPMENT.load(raw))
+            except ValidationError:  # e.g. freight without a tracking number: nothing to show the shopper
+                continue
+        live = [carton for carton in cartons if carton.status.lower() not in VOID_STATUSES]
+        return sorted(live, key=lambda carton: carton.carton_no or 0)
+
+    def _shipped_by_all_orders(self, match: _Match) -> dict[str, int]:
+        """SKU -> units shipped by the parent order and all its backorder children (same customerOrderNo)."""
+        found = self._infoplus.find_orders(match.order.customer_order_no, match.order.lob_id)
+        family = {o.order_no: o for o in _ORDER.load(found, many=True)} | {match.order.order_no: match.order}
+        totals: dict[str, int] = {}
+        for member in family.values():
+            for sku, quantity in member.shipped_by_sku().items():
+                totals[sku] = totals.get(sku, 0) + quantity
+        return totals
+
+    def _writer(self, connection: Connection) -> TrackingWriter:
+        platform = PLATFORMS.get(connection.platform)
+        if platform is None or platform.tracking is None:
+            raise InvalidEvent(f"cartbridge cannot post tracking to {connection.platform} yet "
+                               f"(connection {connection.id})")
+        return platform.tracking(connection, timeout=self._timeout, session=self._session)
+
+
+def build(settings: Settings) -> ConsumerEngine:
+    registry = ConnectionRegistry(settings.connections_file, settings.connections_reload_seconds)
+    infoplus = InfoplusClient.from_settings(settings)
+    # Connections with `switches_from: infoplus` take Sync Tracking Data from Infoplus (cached briefly).
+    switches = SwitchBoard(registry, infoplus, settings.infoplus_switches_ttl_seconds)
+    timeout = (settings.http_connect_timeout_seconds, settings.http_read_timeout_seconds)
+    handler = TrackingHandler(switches, infoplus, timeout=timeout)
+    return ConsumerEngine(kind="tracking", topic=topics.INFOPLUS_SHIPMENTS, handler=handler, settings=settings)
+
+
+def main() -> None:
+    run_consumer(build)
+
+
+if __name__ == "__main__":
+    main()
