@@ -1,7 +1,7 @@
 """Infoplus v3.0 REST client (`{base}/infoplus-wms/api/v3.0/…`, header `API-Key`)."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterator
 from urllib.parse import quote
 
 import requests
@@ -9,6 +9,7 @@ import requests
 from config.settings import Settings
 from outbound.errors import Permanent
 from outbound.http import new_session, send
+from outbound.ratelimit import TokenBucket
 
 API_PATH = "/infoplus-wms/api/v3.0"
 SEARCH_PAGE_LIMIT = 250  # the API's maximum
@@ -21,23 +22,34 @@ def quote_filter_value(value: str) -> str:
 
 class InfoplusClient:
     def __init__(self, base_url: str, api_key: str, *, timeout: tuple[float, float] = (3.05, 10.0),
-                 session: requests.Session | None = None) -> None:
+                 session: requests.Session | None = None, rate_limit: TokenBucket | None = None) -> None:
         self._base = base_url.rstrip("/") + API_PATH
         self._timeout = timeout
         self._session = session or new_session()
         self._session.headers.update({"API-Key": api_key, "Accept": "application/json"})
+        self._rate_limit = rate_limit
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "InfoplusClient":
         if not settings.infoplus_base_url or not settings.infoplus_api_key:
             raise SystemExit("INFOPLUS_BASE_URL and INFOPLUS_API_KEY must be set")
         timeout = (settings.http_connect_timeout_seconds, settings.http_read_timeout_seconds)
-        return cls(settings.infoplus_base_url, settings.infoplus_api_key, timeout=timeout)
+        return cls(settings.infoplus_base_url, settings.infoplus_api_key, timeout=timeout,
+                   rate_limit=TokenBucket(settings.infoplus_calls_per_second))
 
-    def search(self, resource: str, filter_: str, *, page: int = 1, limit: int = SEARCH_PAGE_LIMIT) -> list[dict]:
-        """One page of `GET {resource}/search` (a bare JSON array)."""
+    def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        """Every call spends from this process's share of the Infoplus rate budget."""
+        if self._rate_limit is not None:
+            self._rate_limit.acquire()
+        return send(self._session, method, url, **kwargs)
+
+    def search(self, resource: str, filter_: str, *, page: int = 1, limit: int = SEARCH_PAGE_LIMIT,
+               sort: str | None = None) -> list[dict]:
+        """One page of `GET {resource}/search` (a bare JSON array); `sort` is a field, `!field` for descending."""
         url = f"{self._base}/{resource}/search?filter={quote(filter_)}&page={page}&limit={limit}"
-        response = send(self._session, "GET", url, timeout=self._timeout)
+        if sort:
+            url += f"&sort={quote(sort)}"
+        response = self._send("GET", url, timeout=self._timeout)
         return [] if response.status_code == 404 else response.json()
 
     def find_orders(self, customer_order_no: str, lob_id: int) -> list[dict]:
@@ -46,12 +58,36 @@ class InfoplusClient:
         return self.search("order", filter_)
 
     def get_order(self, order_no: float | str) -> dict | None:
-        response = send(self._session, "GET", f"{self._base}/order/{order_no}", timeout=self._timeout)
+        response = self._send("GET", f"{self._base}/order/{order_no}", timeout=self._timeout)
+        return None if response.status_code == 404 else response.json()
+
+    def order_shipments(self, order_no: float) -> list[dict]:
+        """Every Shipment (one per carton) of one Infoplus order, e.g. 1234.001 for a backorder child."""
+        return self.search("shipment", f"orderNo eq {order_no}")
+
+    def search_items(self, lob_id: int, *, modified_after: str | None = None) -> Iterator[list[dict]]:
+        """Every Item of a LOB (optionally only those modified after an ISO time), one page of up to 250 at a
+        time; paging stops at the first short page (the API returns no total count)."""
+        filter_ = f"lobId eq {lob_id}"
+        if modified_after:
+            filter_ += f" and modifyDate gt {quote_filter_value(modified_after)}"
+        page = 1
+        while True:
+            rows = self.search("item", filter_, page=page)
+            if rows:
+                yield rows
+            if len(rows) < SEARCH_PAGE_LIMIT:
+                return
+            page += 1
+
+    def get_shopping_cart_connection(self, connection_id: int) -> dict | None:
+        url = f"{self._base}/shoppingCartConnection/{connection_id}"
+        response = self._send("GET", url, timeout=self._timeout)
         return None if response.status_code == 404 else response.json()
 
     def create_order(self, order: dict[str, Any]) -> dict:
         url = f"{self._base}/order"
-        response = send(self._session, "POST", url, json=order, timeout=self._timeout)
+        response = self._send("POST", url, json=order, timeout=self._timeout)
         if response.status_code == 404:
             raise Permanent(f"POST {url} answered 404", status=404, body=response.text[:500], url=url)
         return response.json()

@@ -66,7 +66,9 @@ class World:
         return {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap, "KAFKA_TOPIC_PREFIX": self.prefix,
                 "CONNECTIONS_FILE": str(self.connections_path), "INFOPLUS_BASE_URL": self.infoplus.base_url,
                 "INFOPLUS_API_KEY": INFOPLUS_API_KEY, "KAFKA_CONSUMER_SESSION_TIMEOUT_MS": "2000",
-                "RETRY_BACKOFF_MAX_SECONDS": "2", "PYTHONUNBUFFERED": "1", **self.overrides}
+                "RETRY_BACKOFF_MAX_SECONDS": "2", "PYTHONUNBUFFERED": "1",
+                "INFOPLUS_CALLS_PER_SECOND": "100",  # the stand-in has no budget unless a test sets one
+                **self.overrides}
 
     def settings(self) -> Settings:
         return Settings.from_env(self.environ())
@@ -80,8 +82,14 @@ class World:
         return self._web.url
 
     def start_consumer(self, kind: str) -> ServiceProcess:
-        log_path = self.tmp_path / f"{kind}-{len(self._processes)}.log"
-        process = ServiceProcess(f"consumers.{kind}", self.environ(), log_path).start()
+        return self.start_process(f"consumers.{kind}")
+
+    def start_poller(self) -> ServiceProcess:
+        return self.start_process("poller")
+
+    def start_process(self, module: str) -> ServiceProcess:
+        log_path = self.tmp_path / f"{module}-{len(self._processes)}.log"
+        process = ServiceProcess(module, self.environ(), log_path).start()
         self._processes.append(process)
         return process
 

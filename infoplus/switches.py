@@ -1,0 +1,80 @@
+"""The sync switches of connections that keep them in Infoplus (`switches_from: infoplus` in the registry).
+
+Ops flip Sync Orders / Sync Inventory / Sync Tracking Data on the Infoplus ShoppingCartConnection record;
+consumers read them through `SwitchBoard`, which answers like the registry but with those three fields taken from
+`GET shoppingCartConnection/{id}`, cached for `ttl_seconds`. When Infoplus cannot be reached, the last known
+values hold (and that is logged); switches never default to "on" — if they were never read, the event waits
+(Retryable) rather than guessing.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from typing import Callable
+
+from config.connections import ConnectionRegistry
+from infoplus.client import InfoplusClient
+from outbound.errors import OutboundError, Permanent, Retryable
+from schemas.connection import Connection
+
+log = logging.getLogger(__name__)
+
+INFOPLUS_FIELDS = {"sync_orders": "syncOrders", "sync_inventory": "syncInventory",
+                   "sync_tracking_data": "syncTrackingData"}
+
+
+class SwitchBoard:
+    def __init__(self, registry: ConnectionRegistry, infoplus: InfoplusClient, ttl_seconds: float,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._registry = registry
+        self._infoplus = infoplus
+        self._ttl = ttl_seconds
+        self._clock = clock
+        self._cache: dict[int, tuple[float, dict[str, bool]]] = {}
+        self._lock = threading.Lock()
+
+    # The registry's read interface, with switches resolved.
+    def get(self, connection_id: int | str | None) -> Connection | None:
+        connection = self._registry.get(connection_id)
+        return self.resolve(connection) if connection else None
+
+    def for_lob(self, lob_id: int) -> list[Connection]:
+        return [self.resolve(c) for c in self._registry.for_lob(lob_id)]
+
+    def all(self) -> list[Connection]:
+        return [self.resolve(c) for c in self._registry.all()]
+
+    def resolve(self, connection: Connection) -> Connection:
+        if connection.switches_from != "infoplus":
+            return connection
+        return dataclasses.replace(connection, **self._switches(connection.id))
+
+    def _switches(self, connection_id: int) -> dict[str, bool]:
+        with self._lock:
+            cached = self._cache.get(connection_id)
+            if cached and self._clock() - cached[0] < self._ttl:
+                return cached[1]
+            try:
+                values = self._fetch(connection_id)
+            except OutboundError as error:
+                return self._last_known(connection_id, cached, error)
+            self._cache[connection_id] = (self._clock(), values)
+            return values
+
+    def _fetch(self, connection_id: int) -> dict[str, bool]:
+        record = self._infoplus.get_shopping_cart_connection(connection_id)
+        if record is None:
+            raise Permanent(f"Infoplus has no ShoppingCartConnection {connection_id}", status=404)
+        return {name: record.get(field) is True for name, field in INFOPLUS_FIELDS.items()}
+
+    def _last_known(self, connection_id: int, cached: tuple | None, error: OutboundError) -> dict[str, bool]:
+        if cached is None and isinstance(error, Permanent):
+            raise error  # a misconfigured id: dead-letter, waiting cannot fix it
+        if cached is None:
+            raise Retryable(f"switches of connection {connection_id} not known yet: {error.reason}") from error
+        log.warning("switches of connection %s: Infoplus unreachable (%s); last known values hold: %s",
+                    connection_id, error.reason, cached[1])
+        self._cache[connection_id] = (self._clock(), cached[1])  # hold them a TTL more before asking again
+        return cached[1]

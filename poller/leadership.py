@@ -1,0 +1,50 @@
+"""Only one poller polls: leadership is the assignment of a one-partition topic in a Kafka consumer group.
+
+Every copy joins the group `<prefix>cartbridge.poller` on the poller's cursor topic (which has one partition).
+Kafka assigns that partition to exactly one member: that copy is the leader. When it stops cleanly the group
+rebalances at once; when it dies, after the session timeout. No lock service, no extra infrastructure.
+"""
+from __future__ import annotations
+
+import logging
+
+from kafka import ConsumerRebalanceListener, KafkaConsumer
+from kafka.errors import KafkaError
+
+from config.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class _Log(ConsumerRebalanceListener):
+    def on_partitions_revoked(self, revoked) -> None:
+        if revoked:
+            log.info("poller leadership released")
+
+    def on_partitions_assigned(self, assigned) -> None:
+        if assigned:
+            log.info("poller leadership acquired")
+
+
+class Leadership:
+    def __init__(self, settings: Settings, topic: str) -> None:
+        session_ms = settings.consumer_session_timeout_ms
+        self._consumer = KafkaConsumer(
+            **settings.kafka_client_config(), group_id=settings.topic("cartbridge.poller"),
+            enable_auto_commit=False, session_timeout_ms=session_ms, heartbeat_interval_ms=max(100, session_ms // 3),
+            max_poll_records=1)
+        self._consumer.subscribe([settings.topic(topic)], listener=_Log())
+
+    def held(self) -> bool:
+        """Whether this copy leads now (call often: it also keeps the group membership alive)."""
+        try:
+            self._consumer.poll(timeout_ms=100)  # records are ignored: the assignment is the point
+            for partition in self._consumer.assignment():
+                self._consumer.pause(partition)  # no need to fetch the cursors through the group
+        except KafkaError as error:
+            log.warning("poller leadership unknown (%s); not polling", error)
+            return False
+        return bool(self._consumer.assignment())
+
+    def close(self) -> None:
+        self._consumer.close(autocommit=False)  # leaves the group: a standby takes over at once

@@ -1,0 +1,129 @@
+"""The polling loop: for each LOB with a connection, each source, publish what changed since the cursor."""
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime, timedelta, timezone
+from typing import Protocol, Sequence
+
+from marshmallow import ValidationError
+
+from config.connections import ConnectionRegistry
+from config.settings import Settings
+from events.cursors import CursorStore
+from events.publisher import BrokerUnavailable, Publisher
+from infoplus.client import SEARCH_PAGE_LIMIT, InfoplusClient
+from outbound.errors import OutboundError, Retryable
+from poller.leadership import Leadership
+from poller.sources import SOURCES, Cursor, Source
+
+log = logging.getLogger("poller")
+CURSOR_TOPIC = "infoplus.poller.cursors"
+EVENT_SOURCE = "infoplus-poller"
+SOURCE_NAMES = {source.name for source in SOURCES}
+
+
+def iso_ago(seconds: float) -> str:
+    moment = datetime.now(timezone.utc) - timedelta(seconds=seconds)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class LeaderTask(Protocol):
+    """Work that rides on the poll cycle of the leader only (e.g. resyncs when a switch turns on)."""
+
+    def run(self) -> None: ...
+
+    def reset(self) -> None: ...
+
+
+class Poller:
+    def __init__(self, *, settings: Settings, registry: ConnectionRegistry, infoplus: InfoplusClient,
+                 publisher: Publisher, cursors: CursorStore, leadership: Leadership,
+                 tasks: Sequence[LeaderTask] = ()) -> None:
+        self._settings = settings
+        self._registry = registry
+        self._infoplus = infoplus
+        self._publisher = publisher
+        self._store = cursors
+        self._leadership = leadership
+        self._cursors: dict[str, Cursor] | None = None  # loaded when leadership is acquired
+        self._stopping = threading.Event()
+        self._tasks = tasks
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    def run(self) -> None:
+        log.info("poller started: every %.0f s, %.1f Infoplus calls/s",
+                 self._settings.infoplus_poll_seconds, self._settings.infoplus_calls_per_second)
+        try:
+            while not self._stopping.is_set():
+                wait = self._settings.infoplus_poll_seconds
+                if self._leadership.held():
+                    wait = max(wait, self._cycle())
+                else:
+                    self._lost_leadership()
+                self._stopping.wait(wait)
+        finally:
+            self._leadership.close()
+            self._publisher.close()
+
+    def _cycle(self) -> float:
+        """One pass over every LOB and source; returns how long Infoplus asked us to wait (0 if it did not)."""
+        try:
+            if self._cursors is None:
+                self._cursors = {name: Cursor(**value) for name, value in self._store.load().items()
+                                 if name.partition(":")[0] in SOURCE_NAMES}  # the store holds other keys too
+            for lob_id in sorted({c.lob_id for c in self._registry.all()}):
+                for source in SOURCES:
+                    self._poll(source, lob_id)
+            for task in self._tasks:
+                task.run()
+        except Retryable as error:  # Infoplus 429/5xx: the cursor did not move; the next cycle resumes there
+            log.warning("poll cycle cut short, resuming next cycle: %s", error.reason)
+            return error.retry_after or 0.0
+        except OutboundError as error:
+            log.error("poll cycle failed: %s %s", error.reason, error.body)
+        except BrokerUnavailable as error:
+            log.warning("poll cycle cut short, Kafka unavailable: %s", error)
+        return 0.0
+
+    def _lost_leadership(self) -> None:
+        self._cursors = None  # a new leader must read what the previous one wrote
+        for task in self._tasks:
+            task.reset()
+
+    def _poll(self, source: Source, lob_id: int) -> None:
+        key = f"{source.name}:{lob_id}"
+        cursor = self._cursors.get(key) or self._first_cursor(key)
+        while not self._stopping.is_set():
+            rows = self._infoplus.search(source.resource, source.filter(lob_id, cursor.since), sort="modifyDate")
+            self._publish(source, [row for row in rows if cursor.is_new(row)])
+            advanced = cursor.advanced(rows)
+            if advanced == cursor and len(rows) >= SEARCH_PAGE_LIMIT:
+                log.error("%s: over %d records share modifyDate %s; the rest wait", key, SEARCH_PAGE_LIMIT, cursor.since)
+                return
+            if advanced != cursor:
+                self._store.save(key, advanced.to_dict())  # only after the events are acknowledged
+                self._cursors[key] = cursor = advanced
+            if len(rows) < SEARCH_PAGE_LIMIT:  # keyset paging: the next page starts at the advanced cursor
+                return
+
+    def _first_cursor(self, key: str) -> Cursor:
+        """A source and LOB never polled before start a little in the past — once: saved at once, so an empty
+        first answer does not let the starting point slide forward with the clock."""
+        cursor = Cursor(iso_ago(self._settings.infoplus_poll_initial_lookback_seconds))
+        self._store.save(key, cursor.to_dict())
+        self._cursors[key] = cursor
+        return cursor
+
+    def _publish(self, source: Source, rows: list[dict]) -> None:
+        events = []
+        for row in rows:
+            try:
+                events.append(source.to_event(source.schema.load(row), row, EVENT_SOURCE))
+            except ValidationError as error:  # e.g. a shipment without a tracking number yet: its next change comes back
+                log.warning("%s record %s not published: %s", source.name, row.get("id"), error.messages)
+        if events:
+            self._publisher.publish_many(events[0][0], [(key, envelope) for _, key, envelope in events])
+            log.info("published %d %s events", len(events), source.name)

@@ -1,0 +1,88 @@
+"""Issue 6 end to end: changes made in the Infoplus stand-in reach the cart stand-ins with no push call at all —
+poller -> Kafka -> consumers -> carts — and the sync switches are read from Infoplus."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from events import topics
+from tests.consumers.tracking_support import LOB, SOURCE, infoplus_order
+from tests.support.world import eventually
+
+WAIT = 60
+
+
+@pytest.fixture
+def world(world):
+    world.overrides.update({"INFOPLUS_POLL_SECONDS": "0.5", "INFOPLUS_POLL_INITIAL_LOOKBACK_SECONDS": "60",
+                            "INFOPLUS_SWITCHES_TTL_SECONDS": "1"})
+    return world
+
+
+def switches_in_infoplus(world, **switches: bool) -> None:
+    """Connection 101 takes its switches from the Infoplus ShoppingCartConnection record."""
+    world.infoplus.add_connection(101, LOB, SOURCE, **switches)
+    world.connections[0].update({"switches_from": "infoplus", "sync_orders": False, "sync_inventory": False,
+                                 "sync_tracking_data": False})
+    world.write_connections()
+
+
+def ship(world, cart_order_id: int, tracking_no: str) -> None:
+    world.shopify.add_order(cart_order_id, [{"sku": "SKU-1", "quantity": 1}])
+    order = infoplus_order(world, cart_order_id, {"SKU-1": 1})
+    world.infoplus.add_shipment(order["orderNo"], tracking_no, "UPS", lob_id=LOB)
+
+
+def test_a_shipment_made_in_infoplus_becomes_a_fulfillment_without_any_push(world):
+    world.set_switch(101, "sync_tracking_data", True)
+    world.start_poller()
+    world.start_consumer("tracking")
+
+    ship(world, 9101, "1Z-POLLED-1")
+
+    [fulfillment] = eventually(lambda: world.shopify.fulfillments(9101), WAIT, message="fulfillment")
+    assert [info["number"] for info in fulfillment["trackingInfo"]] == ["1Z-POLLED-1"]
+
+
+def test_an_orderable_quantity_changed_in_infoplus_shows_in_the_cart(world):
+    world.set_switch(101, "sync_inventory", True)
+    world.shopify.add_variant("SKU-1", quantity=3)
+    world.infoplus.add_item(LOB, "SKU-1", 3)
+    world.start_poller()
+    world.start_consumer("inventory")
+
+    world.infoplus.set_orderable(LOB, "SKU-1", 17)
+
+    eventually(lambda: world.shopify.available("SKU-1") == 17, WAIT, message="Shopify shows 17")
+
+
+def test_sync_tracking_flipped_in_infoplus_skips_then_flows_again(world):
+    switches_in_infoplus(world, sync_tracking_data=False)
+    world.start_poller()
+    world.start_consumer("tracking")
+
+    ship(world, 9201, "1Z-OFF")
+    [skip] = world.read(topics.skipped(topics.INFOPLUS_SHIPMENTS), timeout=WAIT)
+    assert "Sync Tracking Data is off" in skip["reason"]
+    assert world.shopify.fulfillments(9201) == []
+
+    world.infoplus.set_switch(101, "syncTrackingData", True)
+    time.sleep(1.5)  # the cached switches expire (INFOPLUS_SWITCHES_TTL_SECONDS=1)
+    ship(world, 9202, "1Z-ON")
+    eventually(lambda: world.shopify.fulfillments(9202), WAIT, message="fulfillment after the flip")
+    assert world.shopify.fulfillments(9201) == []
+
+
+def test_sync_inventory_turned_on_starts_a_full_resync_by_itself(world):
+    for sku, quantity in (("SKU-1", 11), ("SKU-2", 22), ("SKU-3", 0)):
+        world.shopify.add_variant(sku, quantity=5)
+        world.infoplus.add_item(LOB, sku, quantity)
+    world.start_poller()
+    time.sleep(3)
+    assert world.shopify.available("SKU-1") == 5  # switch off: the cart is left alone
+
+    world.set_switch(101, "sync_inventory", True)
+
+    eventually(lambda: [world.shopify.available(s) for s in ("SKU-1", "SKU-2", "SKU-3")] == [11, 22, 0], WAIT,
+               message="every item of the LOB in the cart")

@@ -1,0 +1,36 @@
+"""The token bucket keeps a rate over time (fake clock: no sleeping in tests)."""
+from __future__ import annotations
+
+from outbound.ratelimit import TokenBucket
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_burst_is_free_then_calls_are_spaced_at_the_rate():
+    time = FakeTime()
+    bucket = TokenBucket(rate=2, burst=2, clock=time.clock, sleep=time.sleep)
+
+    waits = [bucket.acquire() for _ in range(6)]
+
+    assert waits[:2] == [0.0, 0.0]
+    assert all(abs(w - 0.5) < 1e-9 for w in waits[2:])
+    assert abs(time.now - 2.0) < 1e-9  # 6 calls at 2/s with a burst of 2 take 2 s
+
+
+def test_idle_time_refills_up_to_the_burst_only():
+    time = FakeTime()
+    bucket = TokenBucket(rate=1, burst=3, clock=time.clock, sleep=time.sleep)
+    for _ in range(3):
+        bucket.acquire()
+    time.now += 100
+
+    assert [bucket.acquire() for _ in range(4)] == [0.0, 0.0, 0.0, 1.0]
