@@ -4,9 +4,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Protocol
 
+import requests
+
+from carts.tracking import TrackingWriterFactory
 from schemas.connection import Connection
+from schemas.order import CartOrder
 
 ORDER_EVENT = "cart.order"  # a snapshot of one cart order as the cart sent it
+# "order N changed" (thin payloads): the consumer fetches the order. Payload: at least `order_id` and
+# `created_at` (unix seconds the cart produced the event), e.g. schemas.bigcommerce.OrderReference.
+ORDER_REFERENCE_EVENT = "cart.order_reference"
 
 
 @dataclass
@@ -38,6 +45,64 @@ class DeliveryReader(Protocol):
 
 
 @dataclass(frozen=True)
+class StockLevel:
+    """What one cart should show for one SKU (README, "Inventory: the rules")."""
+
+    sku: str
+    quantity: int  # Infoplus Orderable Quantity, never below zero
+    sellable_at_zero: bool  # Backorder on and the connection does not stop sales at zero
+    change_id: str  # the same for every retry of this change: an idempotency key where the cart takes one
+
+
+@dataclass(frozen=True)
+class StockResult:
+    """What a stock write did; failures are exceptions (outbound.errors.Retryable / Permanent)."""
+
+    applied: bool
+    detail: str  # what was sent, or why nothing was
+    code: str = "applied"  # machine-readable: "applied", "not_in_cart", "not_tracked"
+
+    @classmethod
+    def skipped(cls, code: str, detail: str) -> "StockResult":
+        return cls(False, detail, code)
+
+
+class StockWriter(Protocol):
+    """Outbound: set one SKU's stock in one cart. An absolute value, so writing it twice is harmless."""
+
+    def set_stock(self, level: StockLevel) -> StockResult:
+        """Set the quantity and the sell-at-zero rule; a SKU the cart lacks is a skipped result, not an error."""
+
+
+class BulkStockWriter(StockWriter, Protocol):
+    """Optional: many SKUs in as few calls as the cart allows (a poll batch, a resync page)."""
+
+    def set_many(self, levels: list[StockLevel]) -> dict[str, StockResult]:
+        """Results for the SKUs it settled; a SKU left out (or a raised error) is for `set_stock` to retry."""
+
+
+class StockWriterFactory(Protocol):
+    def __call__(self, connection: Connection, *, timeout: tuple[float, float],
+                 session: requests.Session | None = None) -> StockWriter:
+        """A writer for one connection; it may cache SKU lookups for its lifetime."""
+
+
+class OrderFetcher(Protocol):
+    """Outbound, for carts whose webhooks carry only an id: read the order as it is now."""
+
+    def fetch_order(self, reference: dict[str, Any]) -> CartOrder | None:
+        """The order an ORDER_REFERENCE_EVENT payload names; None if the cart no longer has it.
+
+        Raises outbound.errors.Retryable (429, 5xx, timeouts) / Permanent, or marshmallow.ValidationError."""
+
+
+class OrderFetcherFactory(Protocol):
+    def __call__(self, connection: Connection, *, timeout: tuple[float, float],
+                 session: requests.Session | None = None) -> OrderFetcher:
+        """A fetcher for one connection."""
+
+
+@dataclass(frozen=True)
 class CartPlatform:
     """One cart platform: the same small surface for each, so adding a platform is adding one package.
 
@@ -47,3 +112,6 @@ class CartPlatform:
 
     name: str
     deliveries: DeliveryReader
+    stock: StockWriterFactory | None = None  # Infoplus -> cart inventory (carts/<platform>/inventory.py)
+    orders: OrderFetcherFactory | None = None  # thin order webhooks -> the order (carts/<platform>/orders.py)
+    tracking: TrackingWriterFactory | None = None  # Infoplus shipments -> cart fulfillments (carts/<platform>/tracking.py)

@@ -40,6 +40,20 @@ class Settings:
     consumer_max_poll_records: int = 100
     retry_backoff_initial_seconds: float = 1.0
     retry_backoff_max_seconds: float = 60.0
+    # This process's share of the Infoplus budget (~3 req/s per API user, 10 per site): split it between the
+    # processes that share an API key, e.g. poller 1.5 + orders 1 + tracking 0.5.
+    infoplus_calls_per_second: float = 2.0
+    infoplus_poll_seconds: float = 30.0
+    # A first start (no cursor yet) polls changes from this far back, not the whole history.
+    infoplus_poll_initial_lookback_seconds: float = 300.0
+    # Switches read from Infoplus (switches_from: infoplus) are cached this long.
+    infoplus_switches_ttl_seconds: float = 30.0
+    # Inventory: the broker holds a fetch up to this long to gather a burst, so one SKU's burst costs one cart call.
+    inventory_coalesce_ms: int = 250
+    # Inventory resync: cart calls per second it may spend (BigCommerce's smallest plan allows 5/s for all apps).
+    inventory_resync_calls_per_second: float = 2.0
+    # WooCommerce never retries a webhook: reconciliation lists orders modified since its cursor this often.
+    woocommerce_reconcile_seconds: float = 60.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -58,6 +72,17 @@ class Settings:
             consumer_session_timeout_ms=int(
                 env.get("KAFKA_CONSUMER_SESSION_TIMEOUT_MS", defaults.consumer_session_timeout_ms)),
             retry_backoff_max_seconds=float(env.get("RETRY_BACKOFF_MAX_SECONDS", defaults.retry_backoff_max_seconds)),
+            infoplus_calls_per_second=float(env.get("INFOPLUS_CALLS_PER_SECOND", defaults.infoplus_calls_per_second)),
+            infoplus_poll_seconds=float(env.get("INFOPLUS_POLL_SECONDS", defaults.infoplus_poll_seconds)),
+            infoplus_poll_initial_lookback_seconds=float(
+                env.get("INFOPLUS_POLL_INITIAL_LOOKBACK_SECONDS", defaults.infoplus_poll_initial_lookback_seconds)),
+            infoplus_switches_ttl_seconds=float(
+                env.get("INFOPLUS_SWITCHES_TTL_SECONDS", defaults.infoplus_switches_ttl_seconds)),
+            inventory_coalesce_ms=int(env.get("INVENTORY_COALESCE_MS", defaults.inventory_coalesce_ms)),
+            inventory_resync_calls_per_second=float(
+                env.get("INVENTORY_RESYNC_CALLS_PER_SECOND", defaults.inventory_resync_calls_per_second)),
+            woocommerce_reconcile_seconds=float(
+                env.get("WOOCOMMERCE_RECONCILE_SECONDS", defaults.woocommerce_reconcile_seconds)),
         )
 
     def topic(self, name: str) -> str:

@@ -8,6 +8,11 @@ Guarantees:
   alive, other partitions keep flowing, and one entity's events stay in order.
 - A Permanent failure or an InvalidEvent is dead-lettered with a structured reason, then committed.
 - stop() (SIGTERM) lets the event in flight finish (every outbound call has a timeout), commits, and closes.
+- Optional, for "latest value wins" consumers: `look_ahead` sees each partition's polled batch before it is
+  handled one by one. It names the events a later event of the same batch makes redundant — those are
+  committed without calling the handler, safe because the later event is further along the same partition and
+  is handled (or retried, or dead-lettered) before any offset past it is committed — and it may do work ahead
+  (e.g. write many values in one call); the handler still decides, and commits, each event.
 """
 from __future__ import annotations
 
@@ -17,7 +22,7 @@ import threading
 import time
 from collections import OrderedDict
 from datetime import datetime, timezone
-from typing import Callable
+from typing import Any, Callable, Container, Mapping
 
 from kafka import ConsumerRebalanceListener, KafkaConsumer
 from kafka.errors import KafkaError
@@ -25,7 +30,7 @@ from kafka.structs import OffsetAndMetadata, TopicPartition
 from marshmallow import ValidationError
 
 from config.settings import Settings
-from consumers.outcomes import InvalidEvent, Outcome
+from consumers.outcomes import InvalidEvent, Outcome, TargetSkipped
 from events import topics
 from events.publisher import BrokerUnavailable, Publisher
 from outbound.errors import Permanent, Retryable
@@ -34,6 +39,7 @@ from schemas.envelope import Envelope, decode_envelope
 log = logging.getLogger("consumers.engine")
 
 Handler = Callable[[Envelope], Outcome]
+LookAhead = Callable[[list[Envelope]], set[str]]  # one partition's batch -> event ids made redundant
 POLL_TIMEOUT_MS = 500
 RECENT_EVENT_IDS = 10_000
 BROKER_RETRY_SECONDS = 1.0
@@ -58,10 +64,13 @@ class _CommitOnRevoke(ConsumerRebalanceListener):
 
 class ConsumerEngine:
     def __init__(self, *, kind: str, topic: str, handler: Handler, settings: Settings,
-                 publisher: Publisher | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+                 publisher: Publisher | None = None, clock: Callable[[], float] = time.monotonic,
+                 look_ahead: LookAhead | None = None, kafka_options: Mapping[str, Any] | None = None) -> None:
         self.kind = kind
         self.topic = topic
         self._handler = handler
+        self._look_ahead = look_ahead
+        self._kafka_options = dict(kafka_options or {})  # e.g. fetch_min_bytes / fetch_max_wait_ms
         self._settings = settings
         self._publisher = publisher or Publisher(settings)
         self._clock = clock
@@ -100,6 +109,7 @@ class ConsumerEngine:
             session_timeout_ms=session_ms,
             heartbeat_interval_ms=max(100, session_ms // 3),
             max_poll_records=self._settings.consumer_max_poll_records,
+            **self._kafka_options,
         )
 
     def _group_id(self) -> str:
@@ -129,18 +139,34 @@ class ConsumerEngine:
         self._commit()
 
     def _process_partition(self, tp: TopicPartition, records: list) -> None:
+        redundant = self._redundant(records)
         for record in records:
             if self._stopping.is_set():
                 return
             try:
-                self._process_record(record)
+                self._process_record(record, redundant)
             except Retryable as error:
                 self._retry_later(tp, record.offset, error)
                 return
             self._attempts.pop((tp, record.offset), None)
             self._next_offsets[tp] = record.offset + 1
 
-    def _process_record(self, record) -> None:
+    def _redundant(self, records: list) -> set[str]:
+        if self._look_ahead is None:
+            return set()
+        envelopes = []
+        for record in records:
+            try:
+                envelopes.append(decode_envelope(record.value))
+            except (ValueError, ValidationError):
+                continue  # dead-lettered when its turn comes
+        try:
+            return self._look_ahead(envelopes)
+        except Exception:  # only an optimisation: on a bug, handle every event
+            log.exception("%s: look_ahead() failed; handling every event of the batch", self.kind)
+            return set()
+
+    def _process_record(self, record, redundant: Container[str] = frozenset()) -> None:
         try:
             envelope = decode_envelope(record.value)
         except (ValueError, ValidationError) as error:
@@ -149,6 +175,11 @@ class ConsumerEngine:
         if envelope.event_id in self._recent:
             self.counts["duplicate"] += 1
             log.info("%s: duplicate event_id=%s ignored", self.kind, envelope.event_id)
+            return
+        if envelope.event_id in redundant:
+            self.counts["superseded"] = self.counts.get("superseded", 0) + 1
+            log.info("%s: superseded event_id=%s: a newer event for the same key follows in this batch",
+                     self.kind, envelope.event_id)
             return
         self._handle(record, envelope)
         self._remember(envelope.event_id)
@@ -170,6 +201,8 @@ class ConsumerEngine:
             self._record_outcome(record, envelope, outcome)
 
     def _record_outcome(self, record, envelope: Envelope, outcome: Outcome) -> None:
+        for target in outcome.targets_skipped:  # recorded before the event counts as done
+            self._record_target_skipped(record, envelope, target)
         if outcome.skipped:
             self._publish_side_record(topics.skipped(self.topic), record, {
                 "reason": outcome.reason, "consumer": self.kind, "skipped_at": _now_iso(), "event": envelope.to_dict()})
@@ -180,6 +213,15 @@ class ConsumerEngine:
             self.counts["done"] += 1
             log.info("%s: done event_id=%s connection=%s %s",
                      self.kind, envelope.event_id, envelope.connection_id, outcome.reason)
+
+    def _record_target_skipped(self, record, envelope: Envelope, target: TargetSkipped) -> None:
+        self._publish_side_record(topics.skipped(self.topic), record, {
+            "reason": target.reason, "code": target.code, "connection_id": target.connection_id,
+            "consumer": self.kind, "skipped_at": _now_iso(), "event": envelope.to_dict()})
+        counter = f"skipped.{target.code}"
+        self.counts[counter] = self.counts.get(counter, 0) + 1
+        log.info("%s: skipped event_id=%s connection=%s code=%s reason=%s (%s so far: %d)", self.kind,
+                 envelope.event_id, target.connection_id, target.code, target.reason, counter, self.counts[counter])
 
     def _dead_letter(self, record, envelope: Envelope | None, reason: str, details: dict) -> None:
         tp = TopicPartition(record.topic, record.partition)
@@ -226,6 +268,16 @@ class ConsumerEngine:
             if now >= due:
                 del self._paused_until[tp]
                 self._consumer.resume(tp)
+                self._drop_parked_records(tp)
+
+    def _drop_parked_records(self, tp: TopicPartition) -> None:
+        """Work around kafka-python 3.0.12: records it buffered for a partition that was then paused are "parked",
+        and restored on resume only while its in-line slot is None — but that slot usually holds an exhausted
+        batch, so the parked records stay, and the partition is never fetched again (it stalls until a rebalance).
+        They are obsolete anyway: every pause here follows a seek back to the event being retried."""
+        parked = getattr(getattr(self._consumer, "_fetcher", None), "_paused_partition_records", None)
+        if isinstance(parked, dict):
+            parked.pop(tp, None)
 
     # -- commits ---------------------------------------------------------------------------------------------
     def _commit(self, only: set[TopicPartition] | None = None) -> None:

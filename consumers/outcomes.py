@@ -5,14 +5,25 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
-class Outcome:
-    skipped: bool
+class TargetSkipped:
+    """One target of an event that fans out (e.g. one connection of a LOB) was deliberately left alone."""
+
+    connection_id: int
+    code: str  # machine-readable, one count per code: "sync_off", "not_in_cart" …
     reason: str
 
 
-def done(reason: str) -> Outcome:
-    """The effect happened (or had already happened): commit."""
-    return Outcome(False, reason)
+@dataclass(frozen=True)
+class Outcome:
+    skipped: bool
+    reason: str
+    # Per-target skips of a fanned-out event: one `<topic>.skipped` record each, published before the commit.
+    targets_skipped: tuple[TargetSkipped, ...] = ()
+
+
+def done(reason: str, targets_skipped: tuple[TargetSkipped, ...] = ()) -> Outcome:
+    """The effect happened (or had already happened) for every target not listed in `targets_skipped`: commit."""
+    return Outcome(False, reason, targets_skipped)
 
 
 def skipped(reason: str) -> Outcome:

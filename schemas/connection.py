@@ -37,6 +37,15 @@ class Connection:
     store_hash: str | None = None
     api_base_url: str = "https://api.bigcommerce.com"
     location_id: str | None = None
+    # Backorder items stay sellable at zero stock (DESIGN.md); true makes this cart stop selling at zero instead.
+    stop_sales_at_zero: bool = False
+    # Tracking (consumers/tracking.py): tell the shopper when a fulfillment is made (Shopify notifyCustomer,
+    # WooCommerce customer note vs private note); whether the WooCommerce Shipment Tracking extension is installed.
+    notify_customer: bool = True
+    woocommerce_shipment_tracking: bool = False
+
+    # Where the three sync switches are read: this file, or Infoplus's ShoppingCartConnection record.
+    switches_from: str = "file"
 
     def __repr__(self) -> str:  # never print credentials
         return f"Connection(id={self.id}, name={self.name!r}, platform={self.platform})"
@@ -64,6 +73,11 @@ class ConnectionSchema(Schema):
     store_hash = fields.String()
     api_base_url = fields.Url(require_tld=False)
     location_id = fields.String()
+    stop_sales_at_zero = fields.Boolean(load_default=False)
+    notify_customer = fields.Boolean(load_default=True)
+    woocommerce_shipment_tracking = fields.Boolean(load_default=False)
+
+    switches_from = fields.String(load_default="file", validate=validate.OneOf(("file", "infoplus")))
 
     @validates_schema
     def _platform_credentials(self, data: dict, **kwargs) -> None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
 
 from marshmallow import EXCLUDE, Schema, fields, post_load, validate
 
@@ -18,6 +19,11 @@ class InventoryLevel:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def version(self) -> datetime:
+        """`modified_at` as an aware time (no offset = UTC), so versions compare across offsets."""
+        moment = datetime.fromisoformat(self.modified_at)
+        return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 @dataclass
@@ -66,6 +72,23 @@ class InfoplusItemSchema(Schema):
     def _make(self, data: dict, **kwargs) -> InventoryLevel:
         return InventoryLevel(lob_id=data["lobId"], sku=data["sku"], orderable_quantity=data["orderableQuantity"],
                               backorder=data["backorder"], modified_at=data["modifyDate"].isoformat())
+
+
+class InventoryLevelSchema(Schema):
+    """An `infoplus.inventory` event's payload (InventoryLevel.to_dict()) read back by the inventory consumer."""
+
+    class Meta:
+        unknown = EXCLUDE  # newer producers may add fields
+
+    lob_id = fields.Integer(required=True, strict=True)
+    sku = fields.String(required=True, validate=validate.Length(min=1))
+    orderable_quantity = fields.Integer(required=True, strict=True)
+    backorder = fields.Boolean(required=True)
+    modified_at = fields.DateTime(required=True)
+
+    @post_load
+    def _make(self, data: dict, **kwargs) -> InventoryLevel:
+        return InventoryLevel(**{**data, "modified_at": data["modified_at"].isoformat()})
 
 
 class InfoplusShipmentSchema(Schema):

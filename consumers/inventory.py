@@ -1,0 +1,276 @@
+"""The `inventory` consumer: each item's Orderable Quantity from `infoplus.inventory` reaches every cart of its LOB
+whose Sync Inventory is on (read at processing time).
+
+One event fans out to every connection of the event's LOB (`registry.for_lob`):
+- Sync Inventory off -> that connection is left alone and gets a skipped record (code `sync_off`);
+- an event older (`modified_at`) than the one last applied to that connection and SKU -> dropped, with a
+  skipped record (code `stale`): latest value wins;
+- the same state already applied by this process (a retry of a half-done fan-out) -> nothing sent again;
+- otherwise the platform's stock writer sets the absolute quantity and the sell-at-zero rule; a SKU the cart
+  does not sell is a counted skipped record (code `not_in_cart`), never a dead letter.
+The event is committed only after every connection is done or skipped. A connection that failed transiently
+makes the whole event Retryable (after the others were tried; they are not written twice — see AppliedLevels),
+one that failed permanently dead-letters it with every connection's result.
+
+Batches (the engine's look-ahead, one partition's poll batch at a time):
+- latest value wins inside a batch: older events for a SKU that a later one follows are committed unhandled,
+  so a burst of updates for one SKU costs one cart call per batch; the broker holds fetches up to
+  INVENTORY_COALESCE_MS to gather a burst into one batch;
+- write-ahead: the newest value of every SKU of the batch is written to each connection in as few calls as
+  the cart allows (BulkStockWriter.set_many); each event's own handling then finds it already applied. Anything
+  the bulk call did not settle is written by the handler, SKU by SKU, with the usual retry and dead-letter.
+"""
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime
+
+import requests
+from marshmallow import ValidationError
+
+from carts import PLATFORMS
+from carts.base import StockLevel, StockWriter
+from config.connections import ConnectionRegistry
+from config.settings import Settings
+from consumers.engine import ConsumerEngine
+from consumers.outcomes import Outcome, TargetSkipped, done, skipped
+from consumers.runner import run_consumer
+from events import topics
+from infoplus.client import InfoplusClient
+from infoplus.switches import SwitchBoard
+from outbound.errors import OutboundError, Permanent, Retryable
+from outbound.http import new_session
+from schemas.connection import Connection
+from schemas.envelope import Envelope
+from schemas.infoplus import InventoryLevel, InventoryLevelSchema
+
+log = logging.getLogger("consumers.inventory")
+_LEVEL = InventoryLevelSchema()
+FETCH_MIN_BYTES = 64 * 1024  # a fetch returns at once when this much has gathered, else after the coalesce wait
+
+
+def stock_level(item: InventoryLevel, connection: Connection, change_id: str) -> StockLevel:
+    """What the cart should show (README, "Inventory: the rules")."""
+    return StockLevel(sku=item.sku, quantity=max(0, item.orderable_quantity),  # oversold (negative) shows as 0
+                      sellable_at_zero=item.backorder and not connection.stop_sales_at_zero, change_id=change_id)
+
+
+@dataclass(frozen=True)
+class _Applied:
+    version: datetime
+    quantity: int
+    sellable_at_zero: bool
+
+
+class AppliedLevels:
+    """What this process last set per (connection, SKU): drops older events, and keeps a retried fan-out from
+    writing again to connections it already reached.
+
+    In memory and bounded (least recently used forgotten first). One SKU's events share a partition, so one
+    process sees them in order; after a restart or a rebalance the memory starts empty, and the first event
+    per SKU is applied whatever its age — `cartbridge-inventory-resync` heals any drift that leaves.
+    """
+
+    def __init__(self, capacity: int = 200_000) -> None:
+        self._capacity = capacity
+        self._levels: OrderedDict[tuple[int, str], _Applied] = OrderedDict()
+
+    def newer_than(self, connection_id: int, sku: str, version: datetime) -> datetime | None:
+        """The applied version when `version` is older than it (a stale event); else None."""
+        applied = self._levels.get((connection_id, sku))
+        return applied.version if applied is not None and version < applied.version else None
+
+    def already(self, connection_id: int, level: StockLevel, version: datetime) -> bool:
+        return self._levels.get((connection_id, level.sku)) == _Applied(version, level.quantity,
+                                                                         level.sellable_at_zero)
+
+    def record(self, connection_id: int, level: StockLevel, version: datetime) -> None:
+        key = (connection_id, level.sku)
+        self._levels.pop(key, None)
+        self._levels[key] = _Applied(version, level.quantity, level.sellable_at_zero)
+        if len(self._levels) > self._capacity:
+            self._levels.popitem(last=False)
+
+
+class StockWriters:
+    """One stock writer per connection, rebuilt when the connection's entry changes (its SKU cache with it)."""
+
+    def __init__(self, *, timeout: tuple[float, float], session: requests.Session | None = None) -> None:
+        self._timeout = timeout
+        self._session = session or new_session()  # one pooled session for every cart this process writes to
+        self._writers: dict[int, tuple[Connection, StockWriter]] = {}
+
+    def for_connection(self, connection: Connection) -> StockWriter:
+        known = self._writers.get(connection.id)
+        if known is None or known[0] != connection:
+            factory = PLATFORMS[connection.platform].stock
+            if factory is None:
+                raise Permanent(f"platform {connection.platform} cannot set stock")
+            known = (connection, factory(connection, timeout=self._timeout, session=self._session))
+            self._writers[connection.id] = known
+        return known[1]
+
+
+@dataclass(frozen=True)
+class _Pushed:
+    """What happened at one connection."""
+
+    connection_id: int
+    note: str
+    skip: TargetSkipped | None = None
+    error: OutboundError | None = None
+
+
+class InventoryHandler:
+    """One item's stock level -> every connection of its LOB with Sync Inventory on."""
+
+    def __init__(self, registry: ConnectionRegistry | SwitchBoard, writers: StockWriters,
+                 applied: AppliedLevels | None = None) -> None:
+        self._registry = registry
+        self._writers = writers
+        self._applied = applied or AppliedLevels()
+
+    def __call__(self, envelope: Envelope) -> Outcome:
+        item = _LEVEL.load(envelope.payload)
+        connections = self._registry.for_lob(item.lob_id)
+        if not connections:
+            return skipped(f"no connection has LOB {item.lob_id}; SKU {item.sku} was not sent anywhere")
+        pushed = [self._push(connection, item, envelope.event_id) for connection in connections]
+        _raise_failures(item, pushed)
+        summary = "; ".join(f"connection {p.connection_id}: {p.note}" for p in pushed)
+        return done(f"SKU {item.sku}: {summary}", tuple(p.skip for p in pushed if p.skip))
+
+    def look_ahead(self, envelopes: list[Envelope]) -> set[str]:
+        """The engine's batch hook: which events are redundant; the newest value per SKU is written ahead."""
+        items = readable(envelopes)
+        redundant = superseded(items)
+        self._write_ahead([(event_id, item) for event_id, item in items if event_id not in redundant])
+        return redundant
+
+    def _write_ahead(self, latest: list[tuple[str, InventoryLevel]]) -> None:
+        by_lob: dict[int, list[tuple[str, InventoryLevel]]] = {}
+        for event_id, item in latest:
+            by_lob.setdefault(item.lob_id, []).append((event_id, item))
+        for lob_id, items in by_lob.items():
+            try:
+                connections = self._registry.for_lob(lob_id)
+            except OutboundError as error:  # switches kept in Infoplus not known yet: the handler waits for them
+                log.info("LOB %s: no write-ahead (%s)", lob_id, error.reason)
+                continue
+            for connection in connections:
+                if connection.sync_inventory:
+                    self._write_many(connection, items)
+
+    def _write_many(self, connection: Connection, items: list[tuple[str, InventoryLevel]]) -> None:
+        pending = self._not_yet_applied(connection, items)
+        if len(pending) < 2:
+            return  # one SKU costs the same either way: the handler writes it
+        try:
+            writer = self._writers.for_connection(connection)
+            results = writer.set_many([level for level, _ in pending.values()]) if hasattr(writer, "set_many") else {}
+        except OutboundError as error:  # the handler writes them one by one, and retries or dead-letters as usual
+            log.info("connection %s: bulk write of %d SKUs failed (%s); writing them one by one", connection.id,
+                     len(pending), error.reason)
+            return
+        for sku, result in results.items():
+            if result.applied and sku in pending:
+                self._applied.record(connection.id, *pending[sku])
+        log.info("connection %s: wrote %d of %d SKUs ahead in bulk", connection.id,
+                 sum(result.applied for result in results.values()), len(pending))
+
+    def _not_yet_applied(self, connection: Connection,
+                         items: list[tuple[str, InventoryLevel]]) -> dict[str, tuple[StockLevel, datetime]]:
+        pending = {}
+        for event_id, item in items:
+            version = item.version()
+            level = stock_level(item, connection, change_id=f"{event_id}:{connection.id}")
+            if self._applied.newer_than(connection.id, item.sku, version) is None \
+                    and not self._applied.already(connection.id, level, version):
+                pending[item.sku] = (level, version)
+        return pending
+
+    def _push(self, connection: Connection, item: InventoryLevel, event_id: str) -> _Pushed:
+        if not connection.sync_inventory:  # read now, not at publish time: flips apply to queued events too
+            return _skip(connection, "sync_off", f"Sync Inventory is off for connection {connection.id}; "
+                                                 f"SKU {item.sku} was not sent to the cart")
+        version = item.version()
+        newer = self._applied.newer_than(connection.id, item.sku, version)
+        if newer is not None:
+            return _skip(connection, "stale", f"SKU {item.sku} as of {item.modified_at} is older than the "
+                                              f"{newer.isoformat()} value already applied; dropped")
+        level = stock_level(item, connection, change_id=f"{event_id}:{connection.id}")
+        if self._applied.already(connection.id, level, version):
+            return _Pushed(connection.id, "already applied")
+        return self._write(connection, level, version)
+
+    def _write(self, connection: Connection, level: StockLevel, version: datetime) -> _Pushed:
+        try:
+            result = self._writers.for_connection(connection).set_stock(level)
+        except OutboundError as error:
+            return _Pushed(connection.id, f"failed: {error.reason}", error=error)
+        if not result.applied:
+            return _skip(connection, result.code, result.detail)
+        self._applied.record(connection.id, level, version)
+        return _Pushed(connection.id, result.detail)
+
+
+def readable(envelopes: list[Envelope]) -> list[tuple[str, InventoryLevel]]:
+    """(event id, item) for each event whose payload reads; the others will be dead-lettered, and count for nothing."""
+    items = []
+    for envelope in envelopes:
+        try:
+            items.append((envelope.event_id, _LEVEL.load(envelope.payload)))
+        except ValidationError:
+            continue
+    return items
+
+
+def superseded(items: list[tuple[str, InventoryLevel]]) -> set[str]:
+    """Events of one batch that a later-versioned event for the same LOB and SKU makes redundant (a tie goes to
+    the later arrival)."""
+    newest: dict[tuple[int, str], tuple[tuple[datetime, int], str]] = {}
+    for position, (event_id, item) in enumerate(items):
+        key, rank = (item.lob_id, item.sku), (item.version(), position)
+        if key not in newest or rank >= newest[key][0]:
+            newest[key] = (rank, event_id)
+    kept = {event_id for _, event_id in newest.values()}
+    return {event_id for event_id, _ in items if event_id not in kept}
+
+
+def _skip(connection: Connection, code: str, reason: str) -> _Pushed:
+    return _Pushed(connection.id, f"skipped ({code})", skip=TargetSkipped(connection.id, code, reason))
+
+
+def _raise_failures(item: InventoryLevel, pushed: list[_Pushed]) -> None:
+    """Retry the event if any connection failed transiently; dead-letter it if one failed for good."""
+    failed = [p for p in pushed if p.error is not None]
+    if not failed:
+        return
+    reason = f"SKU {item.sku}: " + "; ".join(f"connection {p.connection_id}: {p.error.reason}" for p in failed)
+    retryable = [p.error for p in failed if isinstance(p.error, Retryable)]
+    if retryable:
+        waits = [error.retry_after for error in retryable if error.retry_after is not None]
+        raise Retryable(reason, retry_after=max(waits) if waits else None, status=retryable[0].status)
+    raise Permanent(reason, status=failed[0].error.status,
+                    body={str(p.connection_id): p.error.details() if p.error else p.note for p in pushed})
+
+
+def build(settings: Settings) -> ConsumerEngine:
+    registry = ConnectionRegistry(settings.connections_file, settings.connections_reload_seconds)
+    # Connections with `switches_from: infoplus` take Sync Inventory from Infoplus (cached briefly).
+    switches = SwitchBoard(registry, InfoplusClient.from_settings(settings), settings.infoplus_switches_ttl_seconds)
+    timeout = (settings.http_connect_timeout_seconds, settings.http_read_timeout_seconds)
+    handler = InventoryHandler(switches, StockWriters(timeout=timeout))
+    coalesce = {"fetch_min_bytes": FETCH_MIN_BYTES, "fetch_max_wait_ms": settings.inventory_coalesce_ms}
+    return ConsumerEngine(kind="inventory", topic=topics.INFOPLUS_INVENTORY, handler=handler, settings=settings,
+                          look_ahead=handler.look_ahead, kafka_options=coalesce)
+
+
+def main() -> None:
+    run_consumer(build)
+
+
+if __name__ == "__main__":
+    main()

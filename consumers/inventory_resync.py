@@ -1,0 +1,194 @@
+"""`cartbridge-inventory-resync --connection 101` (or `python -m consumers.inventory_resync`): push every item of a
+connection's LOB from Infoplus to its cart — when Sync Inventory is turned on, or to heal drift.
+
+- Refuses when the connection's Sync Inventory is off: off means "leave this cart's stock alone".
+- Pages `item/search?filter=lobId eq N` (limit 250) and writes each page with the platform's stock writer, in
+  as few calls as the cart allows (set_many; SKU by SKU for what that leaves), by the same rules as the
+  inventory consumer (consumers.inventory.stock_level): absolute quantity, sell-at-zero.
+- Spends at most INVENTORY_RESYNC_CALLS_PER_SECOND cart calls per second (`--calls-per-second`), evenly
+  spaced, so a LOB of thousands of items never floods a cart whose quota other apps share.
+- A transient failure (429, 5xx, timeout) waits as the cart said (or backs off) and tries again, up to
+  `--attempts`; a permanent one is reported and the run goes on. SKUs the cart does not sell are counted.
+- Catch-up: items modified in Infoplus while the run was going are read again at the end and pushed once more,
+  so a live update the inventory consumer applied meanwhile is not left overwritten by an older page.
+Exit status 0 when every item was applied or skipped; 1 when any failed, or when the run could not start (a
+message says why).
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Callable, Iterable, Sequence, TypeVar
+
+from marshmallow import ValidationError
+
+from carts import PLATFORMS
+from carts.base import StockLevel, StockResult, StockWriter
+from config.connections import ConnectionRegistry, RegistryError
+from config.logs import configure_logging
+from config.settings import Settings
+from consumers.inventory import stock_level
+from infoplus.client import InfoplusClient
+from infoplus.switches import SwitchBoard
+from outbound.errors import OutboundError, Retryable
+from outbound.pacing import PacedSession
+from schemas.connection import Connection
+from schemas.infoplus import InfoplusItemSchema
+
+log = logging.getLogger("consumers.inventory_resync")
+_ITEM = InfoplusItemSchema()
+MAX_BACKOFF_SECONDS = 60.0
+T = TypeVar("T")
+
+
+@dataclass
+class ResyncReport:
+    connection_id: int
+    counts: Counter = field(default_factory=Counter)  # applied, not_in_cart, not_tracked, failed, invalid …
+    failures: list[str] = field(default_factory=list)
+    cart_calls: int = 0
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def summary(self) -> str:
+        counts = ", ".join(f"{name} {n}" for name, n in sorted(self.counts.items()))
+        return (f"resync of connection {self.connection_id}: {counts or 'no items'}; "
+                f"{self.cart_calls} cart calls in {self.seconds:.1f}s")
+
+
+class Resync:
+    """One run for one connection."""
+
+    def __init__(self, connection: Connection, infoplus: InfoplusClient, writer: StockWriter, *,
+                 attempts: int = 5, sleep: Callable[[float], None] = time.sleep) -> None:
+        self._connection = connection
+        self._infoplus = infoplus
+        self._writer = writer
+        self._attempts = attempts
+        self._sleep = sleep
+        self._run_id = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+        self.report = ResyncReport(connection.id)
+
+    def run(self) -> ResyncReport:
+        started = time.monotonic()
+        self._push_all(self._infoplus.search_items(self._connection.lob_id), "resync")
+        # Catch-up: whatever changed while we were writing older page values is pushed again, as it is now.
+        changed = self._infoplus.search_items(self._connection.lob_id, modified_after=self._run_id)
+        self._push_all(changed, "catch-up", counted=False)
+        self.report.seconds = time.monotonic() - started
+        return self.report
+
+    def _push_all(self, pages: Iterable[list[dict]], pass_name: str, counted: bool = True) -> None:
+        for page in pages:
+            levels = [level for level in (self._level(record, pass_name, counted) for record in page) if level]
+            settled = self._write_many(levels)
+            for level in levels:
+                self._push(level, settled.get(level.sku), counted)
+
+    def _level(self, record: dict, pass_name: str, counted: bool) -> StockLevel | None:
+        try:
+            item = _ITEM.load(record)
+        except ValidationError as error:
+            self._count("invalid", counted, f"item {record.get('sku')!r} is not readable: {error.messages}")
+            return None
+        return stock_level(item, self._connection, change_id=f"{pass_name}:{self._run_id}:{self._connection.id}")
+
+    def _write_many(self, levels: list[StockLevel]) -> dict[str, StockResult]:
+        """A page in as few cart calls as the platform allows; what it leaves out is written SKU by SKU."""
+        set_many = getattr(self._writer, "set_many", None)
+        if set_many is None or len(levels) < 2:
+            return {}
+        try:
+            return self._with_retries(lambda: set_many(levels), f"{len(levels)} SKUs")
+        except OutboundError as error:
+            log.warning("bulk write of %d SKUs failed (%s); writing them one by one", len(levels), error.reason)
+            return {}
+
+    def _push(self, level: StockLevel, settled: StockResult | None, counted: bool) -> None:
+        try:
+            result = settled or self._with_retries(lambda: self._writer.set_stock(level), f"SKU {level.sku}")
+        except OutboundError as error:
+            self._count("failed", counted, f"SKU {level.sku}: {error.reason}")
+            return
+        self._count(result.code, counted, None if result.applied else result.detail)
+
+    def _with_retries(self, write: Callable[[], T], what: str) -> T:
+        for attempt in range(1, self._attempts + 1):
+            try:
+                return write()
+            except Retryable as error:
+                if attempt == self._attempts:
+                    raise
+                wait = error.retry_after if error.retry_after is not None else min(MAX_BACKOFF_SECONDS, 2.0 ** attempt)
+                log.warning("%s: %s; trying again in %.1fs (attempt %d)", what, error.reason, wait, attempt)
+                self._sleep(wait)
+        raise AssertionError("unreachable")
+
+    def _count(self, code: str, counted: bool, problem: str | None) -> None:
+        if counted:
+            self.report.counts[code] += 1
+        if code in ("failed", "invalid") and problem:
+            self.report.failures.append(problem)
+            log.error("connection %s: %s", self._connection.id, problem)
+        elif problem:
+            log.info("connection %s: %s", self._connection.id, problem)
+
+
+def _args(argv: Sequence[str] | None, settings: Settings) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="cartbridge-inventory-resync",
+                                     description="Push every item of a connection's LOB from Infoplus to its cart.")
+    parser.add_argument("--connection", type=int, required=True, help="connection id from the registry")
+    parser.add_argument("--calls-per-second", type=float, default=settings.inventory_resync_calls_per_second,
+                        help="cart calls per second to spend (default %(default)s)")
+    parser.add_argument("--attempts", type=int, default=5, help="tries per item on 429/5xx/timeouts")
+    return parser.parse_args(argv)
+
+
+def _connection(settings: Settings, infoplus: InfoplusClient, connection_id: int) -> Connection:
+    registry = ConnectionRegistry(settings.connections_file)
+    found = SwitchBoard(registry, infoplus, settings.infoplus_switches_ttl_seconds).get(connection_id)
+    if found is None:
+        raise SystemExit(f"connection {connection_id} is not in {settings.connections_file}")
+    if not found.sync_inventory:
+        raise SystemExit(f"Sync Inventory is off for connection {connection_id}: its cart's stock is left alone. "
+                         "Turn it on first.")
+    if PLATFORMS[found.platform].stock is None:
+        raise SystemExit(f"platform {found.platform} cannot set stock")
+    return found
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    configure_logging()
+    settings = Settings.from_env()
+    args = _args(argv, settings)
+    infoplus = InfoplusClient.from_settings(settings)
+    try:
+        connection = _connection(settings, infoplus, args.connection)
+    except (RegistryError, OutboundError) as error:
+        raise SystemExit(f"cannot start: {error}") from None
+    report = resync_connection(settings, infoplus, connection, calls_per_second=args.calls_per_second,
+                               attempts=args.attempts)
+    print(report.summary(), flush=True)
+    return 0 if report.ok else 1
+
+
+def resync_connection(settings: Settings, infoplus: InfoplusClient, connection: Connection, *,
+                      calls_per_second: float | None = None, attempts: int = 5) -> ResyncReport:
+    """One full resync of one connection, pacing its cart calls (also run by the poller when the switch turns on)."""
+    session = PacedSession(calls_per_second or settings.inventory_resync_calls_per_second)
+    timeout = (settings.http_connect_timeout_seconds, settings.http_read_timeout_seconds)
+    writer = PLATFORMS[connection.platform].stock(connection, timeout=timeout, session=session)
+    report = Resync(connection, infoplus, writer, attempts=attempts).run()
+    report.cart_calls = session.calls
+    return report
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
