@@ -89,8 +89,9 @@ class ConsumerEngine:
         self._stopping.set()
 
     def run(self) -> None:
-        topics.ensure_topics(self._settings, [self.topic, topics.dead_letters(self.topic), topics.skipped(self.topic)])
-        self._consumer = self._create_consumer()
+        self._consumer = self._when_kafka_answers(self._start_consumer)
+        if self._consumer is None:  # stopped before Kafka ever answered
+            return
         self._consumer.subscribe([self._settings.topic(self.topic)], listener=_CommitOnRevoke(self))
         log.info("%s consumer started: group=%s topic=%s", self.kind, self._group_id(), self._settings.topic(self.topic))
         try:
@@ -98,6 +99,20 @@ class ConsumerEngine:
                 self._poll_once()
         finally:
             self._close()
+
+    def _when_kafka_answers(self, start: Callable[[], KafkaConsumer]) -> KafkaConsumer | None:
+        """A consumer started while the broker is down or still starting waits for it instead of exiting."""
+        while not self._stopping.is_set():
+            try:
+                return start()
+            except KafkaError as error:
+                log.warning("%s: Kafka not ready (%s); retrying", self.kind, error)
+                self._stopping.wait(BROKER_RETRY_SECONDS)
+        return None
+
+    def _start_consumer(self) -> KafkaConsumer:
+        topics.ensure_topics(self._settings, [self.topic, topics.dead_letters(self.topic), topics.skipped(self.topic)])
+        return self._create_consumer()
 
     def _create_consumer(self) -> KafkaConsumer:
         session_ms = self._settings.consumer_session_timeout_ms

@@ -35,7 +35,7 @@ def all_topics() -> list[str]:
 
 def ensure_topics(settings: Settings, names: list[str]) -> None:
     """Create any missing topic (prefixed) with the configured partition count; existing ones are left alone."""
-    admin = KafkaAdminClient(**settings.kafka_client_config(), request_timeout_ms=10_000)
+    admin = KafkaAdminClient(**settings.kafka_client_config(), request_timeout_ms=10_000, bootstrap_timeout_ms=5_000)
     try:
         wanted = {settings.topic(name) for name in names}
         missing = wanted - set(admin.list_topics())

@@ -154,3 +154,13 @@ def test_sigterm_finishes_and_exits_cleanly(world):
 
     assert consumer.terminate(timeout=20) == 0
     assert "consumer stopped" in consumer.output()
+
+
+def test_a_consumer_started_before_kafka_answers_waits_and_still_stops_cleanly(world):
+    world.overrides["KAFKA_BOOTSTRAP_SERVERS"] = "127.0.0.1:1"  # nothing listens there
+    consumer = world.start_consumer("orders")
+
+    eventually(lambda: "Kafka not ready" in consumer.output(), 30, message="the consumer says it waits")
+
+    assert consumer.running(), consumer.output()
+    assert consumer.terminate(timeout=20) == 0
