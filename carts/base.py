@@ -31,6 +31,17 @@ class IgnoredDelivery(Exception):
     """An authentic delivery cartbridge does not act on (e.g. a topic it does not subscribe to)."""
 
 
+def delivery_metadata(headers: Mapping[str, str], names: Mapping[str, str]) -> dict[str, str]:
+    """The sender's delivery headers that are present, under our names (`names`: our name -> header)."""
+    return {name: headers[header] for name, header in names.items() if headers.get(header)}
+
+
+def require_handled(platform: str, kind: str, value: str | None, handled: frozenset[str]) -> None:
+    """Raise IgnoredDelivery (answered 200) for a topic or scope the platform module does not act on."""
+    if value not in handled:
+        raise IgnoredDelivery(f"{platform} {kind} {value!r} is not handled (handled: {', '.join(sorted(handled))})")
+
+
 class DeliveryReader(Protocol):
     """Inbound: the cart's order webhooks."""
 

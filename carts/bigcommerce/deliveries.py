@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from carts.base import ORDER_REFERENCE_EVENT, Delivery, IgnoredDelivery
+from carts.base import ORDER_REFERENCE_EVENT, Delivery, delivery_metadata, require_handled
 from schemas.bigcommerce import ORDER_SCOPES, BigCommerceWebhookSchema
 from schemas.connection import Connection
 from signing import StandardWebhooks
@@ -30,10 +30,8 @@ class BigCommerceDeliveries:
 
     def read_delivery(self, headers: Mapping[str, str], payload: Any, connection: Connection) -> Delivery:
         reference = _WEBHOOK_SCHEMA.load(payload)
-        if reference.scope not in ORDER_SCOPES:
-            raise IgnoredDelivery(f"BigCommerce scope {reference.scope!r} is not handled "
-                                  f"(handled: {', '.join(sorted(ORDER_SCOPES))})")
-        metadata = {name: headers.get(header) for name, header in _DELIVERY_HEADERS.items() if headers.get(header)}
+        require_handled("BigCommerce", "scope", reference.scope, ORDER_SCOPES)
+        metadata = delivery_metadata(headers, _DELIVERY_HEADERS)
         metadata.update(scope=reference.scope, producer=payload.get("producer", ""))
         # `hash` is the SHA-1 of the payload's `data` only, so two updates of one order share it; with the
         # event time (unchanged on every retry of one event) it names one event, as BigCommerce intends.

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from carts.base import ORDER_EVENT, Delivery, IgnoredDelivery
+from carts.base import ORDER_EVENT, Delivery, delivery_metadata, require_handled
 from schemas.connection import Connection
 from schemas.shopify import ShopifyOrderSchema
 from signing import verify_base64_hmac
@@ -32,11 +32,9 @@ class ShopifyDeliveries:
         verify_base64_hmac(body, headers.get("X-Shopify-Hmac-Sha256"), connection.webhook_secret)
 
     def read_delivery(self, headers: Mapping[str, str], payload: Any, connection: Connection) -> Delivery:
-        metadata = {name: headers.get(header) for name, header in _DELIVERY_HEADERS.items() if headers.get(header)}
-        topic = metadata.get("topic")
-        if topic not in ORDER_TOPICS:
-            raise IgnoredDelivery(f"Shopify topic {topic!r} is not handled (handled: {', '.join(sorted(ORDER_TOPICS))})")
+        metadata = delivery_metadata(headers, _DELIVERY_HEADERS)
+        require_handled("Shopify", "topic", metadata.get("topic"), ORDER_TOPICS)
         order = _ORDER_SCHEMA.load(payload)
         # Shopify re-sends a failed delivery with the same webhook id; fall back to the order's own version.
-        dedupe_key = metadata.get("webhook_id") or f"{topic}:{order.cart_order_id}:{order.updated_at}"
+        dedupe_key = metadata.get("webhook_id") or f"{metadata['topic']}:{order.cart_order_id}:{order.updated_at}"
         return Delivery(ORDER_EVENT, dedupe_key, order.cart_order_id, order.to_dict(), metadata)

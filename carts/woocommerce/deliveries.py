@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping
 
-from carts.base import ORDER_EVENT, Delivery, IgnoredDelivery
+from carts.base import ORDER_EVENT, Delivery, delivery_metadata, require_handled
 from schemas.connection import Connection
 from schemas.woocommerce import WooOrderSchema
 from signing import verify_base64_hmac
@@ -44,9 +44,6 @@ class WooCommerceDeliveries:
         verify_base64_hmac(body, headers.get("X-WC-Webhook-Signature"), connection.webhook_secret)
 
     def read_delivery(self, headers: Mapping[str, str], payload: Any, connection: Connection) -> Delivery:
-        metadata = {name: headers.get(header) for name, header in _DELIVERY_HEADERS.items() if headers.get(header)}
-        topic = metadata.get("topic")
-        if topic not in ORDER_TOPICS:
-            raise IgnoredDelivery(
-                f"WooCommerce topic {topic!r} is not handled (handled: {', '.join(sorted(ORDER_TOPICS))})")
+        metadata = delivery_metadata(headers, _DELIVERY_HEADERS)
+        require_handled("WooCommerce", "topic", metadata.get("topic"), ORDER_TOPICS)
         return order_delivery(payload, metadata)
