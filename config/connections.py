@@ -23,6 +23,14 @@ log = logging.getLogger(__name__)
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
+class _RegistryLoader(yaml.SafeLoader):
+    """YAML's safe loader, but timestamps stay text: the schema parses them and names the field when one is
+    wrong (PyYAML would raise a bare ValueError for an unquoted `2026-13-01`, naming nothing)."""
+
+
+_RegistryLoader.add_constructor("tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_scalar)
+
+
 class RegistryError(Exception):
     """The connections file cannot be used; the message names the connection and the field."""
 
@@ -59,7 +67,7 @@ def _load_entry(index: int, raw: object, env: Mapping[str, str], path: str) -> C
 def parse_connections(text: str, path: str, env: Mapping[str, str]) -> dict[int, Connection]:
     """Parse and validate the registry text; raises RegistryError naming what is wrong."""
     try:
-        document = yaml.safe_load(text) or {}
+        document = yaml.load(text, Loader=_RegistryLoader) or {}
     except yaml.YAMLError as error:
         raise RegistryError(f"{path}: not valid YAML: {error}") from None
     entries = document.get("connections") if isinstance(document, dict) else None

@@ -3,7 +3,10 @@
 One event is one version of one cart order: a snapshot (Shopify, WooCommerce) or a reference the consumer
 fetches from the cart (BigCommerce). Then, in this order:
 - older than a version this process already handled -> skipped as stale (consumers/order_memory.py);
-- already in Infoplus -> a change after creation (consumers/order_changes.py);
+- already in Infoplus -> a change after creation (consumers/order_changes.py), whatever its age;
+- created in the cart before the connection's `orders_since` (go-live) -> skipped with the reason: carts
+  re-send old orders as updates (an edit, an archive, a reconciliation sweep), and a warehouse must not ship
+  an order fulfilled long before go-live;
 - cancelled, or not paid yet -> skipped with the reason (a later paid version creates it);
 - otherwise created in Infoplus, exactly once (look before you create).
 """
@@ -26,7 +29,7 @@ from infoplus.orders import build_order, customer_order_no
 from outbound.http import new_session
 from schemas.connection import Connection
 from schemas.envelope import Envelope
-from schemas.order import CartOrder, CartOrderSchema
+from schemas.order import CartOrder, CartOrderSchema, parse_version
 
 _ORDER_SCHEMA = CartOrderSchema()
 
@@ -106,6 +109,9 @@ class OrderHandler:
         existing = self._infoplus.find_orders(number, connection.lob_id)
         if existing:
             return self._changes.after_creation(connection, order, existing, event_id)
+        before_go_live = _before_go_live(connection, order)
+        if before_go_live is not None:  # ahead of the paid rule: "sent when paid" would not be true
+            return before_go_live
         if order.cancelled:
             return skipped(f"order {order.name} was cancelled in the cart before it reached Infoplus")
         if not order.paid:
@@ -125,6 +131,15 @@ class OrderHandler:
             raise InvalidEvent(f"order {order.name} has lines without a SKU", cart_line_ids=missing)
         if order.ship_to.is_empty() and order.bill_to.is_empty():
             raise InvalidEvent(f"order {order.name} has no address to ship to")
+
+
+def _before_go_live(connection: Connection, order: CartOrder) -> Outcome | None:
+    """Only creation is guarded; read from the registry per event, so an edit applies to queued events too."""
+    since = connection.orders_since
+    if since is None or parse_version(order.created_at) >= since:
+        return None
+    return skipped(f"order {order.name} created {order.created_at} is before orders_since {since.isoformat()} "
+                   f"of connection {connection.id}: not created in Infoplus")
 
 
 def build(settings: Settings) -> ConsumerEngine:

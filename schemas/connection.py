@@ -1,7 +1,10 @@
 """One entry of the connection registry (DESIGN.md, "Connection registry")."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from datetime import date, datetime, time, timezone
+from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
@@ -43,12 +46,46 @@ class Connection:
     # WooCommerce customer note vs private note); whether the WooCommerce Shipment Tracking extension is installed.
     notify_customer: bool = True
     woocommerce_shipment_tracking: bool = False
+    # Go-live guard (consumers/orders.py): cart orders created before this moment are never created in Infoplus.
+    orders_since: datetime | None = None
 
     # Where the three sync switches are read: this file, or Infoplus's ShoppingCartConnection record.
     switches_from: str = "file"
 
     def __repr__(self) -> str:  # never print credentials
         return f"Connection(id={self.id}, name={self.name!r}, platform={self.platform})"
+
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+class GoLiveMoment(fields.Field):
+    """`2026-11-01` (midnight UTC) or `2026-11-01T00:00:00-05:00`.
+
+    A date-time without an offset is refused: a go-live guard off by a time zone lets hours of old orders
+    through (or holds new ones back), so the operator must say which midnight is meant.
+    """
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs) -> datetime:
+        moment = _parse_go_live(value.strip()) if isinstance(value, str) else None
+        if moment is None:
+            raise ValidationError(f"{value!r} is not an ISO 8601 date (2026-11-01) or date-time with an offset "
+                                  f"(2026-11-01T00:00:00-05:00)")
+        if moment.tzinfo is None:
+            raise ValidationError(f"{value!r} has no offset: add one (Z, -05:00 ...), or give a plain date for "
+                                  f"midnight UTC")
+        return moment
+
+
+def _parse_go_live(text: str) -> datetime | None:
+    try:
+        if _ISO_DATE.fullmatch(text):
+            return datetime.combine(date.fromisoformat(text), time(), timezone.utc)
+        if _ISO_DATE.match(text) and text[10:11] in ("T", " "):  # the extended form only: no week dates
+            return datetime.fromisoformat(text)
+    except ValueError:
+        pass
+    return None
 
 
 class ConnectionSchema(Schema):
@@ -76,6 +113,7 @@ class ConnectionSchema(Schema):
     stop_sales_at_zero = fields.Boolean(load_default=False)
     notify_customer = fields.Boolean(load_default=True)
     woocommerce_shipment_tracking = fields.Boolean(load_default=False)
+    orders_since = GoLiveMoment(allow_none=True)  # unset or empty: no go-live guard
 
     switches_from = fields.String(load_default="file", validate=validate.OneOf(("file", "infoplus")))
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import time
+from datetime import datetime, timezone
 
 import pytest
 import yaml
@@ -68,3 +69,33 @@ def test_edits_take_effect_without_restart_and_a_broken_edit_keeps_the_last_good
     now[0] = 4.0
     assert registry.get(101).sync_orders is False
     assert registry.get("nope") is None and registry.get(999) is None
+
+
+def test_orders_since_is_unset_by_default():
+    [connection] = parse_connections(text(VALID), "c.yaml", {"ACME_SECRET": "s"}).values()
+    assert connection.orders_since is None
+
+
+@pytest.mark.parametrize("written, moment", [
+    ("orders_since: 2026-11-01", datetime(2026, 11, 1, tzinfo=timezone.utc)),  # YAML would read a date
+    ("orders_since: '2026-11-01'", datetime(2026, 11, 1, tzinfo=timezone.utc)),
+    ("orders_since: 2026-11-01T00:00:00-05:00", datetime(2026, 11, 1, 5, tzinfo=timezone.utc)),
+    ("orders_since: '2026-11-01T09:30:00Z'", datetime(2026, 11, 1, 9, 30, tzinfo=timezone.utc)),
+])
+def test_orders_since_is_a_date_at_midnight_utc_or_a_date_time_with_its_offset(written, moment):
+    [connection] = parse_connections(text(VALID) + f"  {written}\n", "c.yaml", {"ACME_SECRET": "s"}).values()
+    assert connection.orders_since == moment
+
+
+@pytest.mark.parametrize("written, problem", [
+    ("2026-13-01", "is not an ISO 8601 date"),  # unquoted: YAML itself would choke on the month
+    ("'next monday'", "is not an ISO 8601 date"),
+    ("'2026-W44-1'", "is not an ISO 8601 date"),  # ISO, but not a form an operator would mean here
+    ("''", "is not an ISO 8601 date"),
+    ("2026-11-01T00:00:00", "has no offset"),  # which midnight? refused rather than guessed
+])
+def test_a_bad_orders_since_stops_startup_naming_the_connection_and_the_field(tmp_path, written, problem):
+    path = tmp_path / "connections.yaml"
+    path.write_text(text(VALID) + f"  orders_since: {written}\n")
+    with pytest.raises(RegistryError, match=rf"connection 101 \(Acme\): field 'orders_since': .*{problem}"):
+        ConnectionRegistry(str(path), env={"ACME_SECRET": "s"})
