@@ -26,6 +26,7 @@ from consumers.runner import run_consumer
 from events import topics
 from infoplus.client import InfoplusClient
 from infoplus.orders import build_order, customer_order_no
+from infoplus.switches import SwitchBoard
 from outbound.http import new_session
 from schemas.connection import Connection
 from schemas.envelope import Envelope
@@ -37,7 +38,7 @@ _ORDER_SCHEMA = CartOrderSchema()
 class OrderHandler:
     """Create each paid cart order in Infoplus exactly once; hand later changes to OrderChanges."""
 
-    def __init__(self, registry: ConnectionRegistry, infoplus: InfoplusClient, *,
+    def __init__(self, registry: ConnectionRegistry | SwitchBoard, infoplus: InfoplusClient, *,
                  cart_timeout: tuple[float, float] = (3.05, 10.0), memory: OrderMemory | None = None) -> None:
         self._registry = registry
         self._infoplus = infoplus
@@ -144,8 +145,11 @@ def _before_go_live(connection: Connection, order: CartOrder) -> Outcome | None:
 
 def build(settings: Settings) -> ConsumerEngine:
     registry = ConnectionRegistry(settings.connections_file, settings.connections_reload_seconds)
+    infoplus = InfoplusClient.from_settings(settings)
+    # Connections with `switches_from: infoplus` take Sync Orders from Infoplus (cached briefly).
+    switches = SwitchBoard(registry, infoplus, settings.infoplus_switches_ttl_seconds)
     timeout = (settings.http_connect_timeout_seconds, settings.http_read_timeout_seconds)
-    handler = OrderHandler(registry, InfoplusClient.from_settings(settings), cart_timeout=timeout)
+    handler = OrderHandler(switches, infoplus, cart_timeout=timeout)
     return ConsumerEngine(kind="orders", topic=topics.CART_ORDERS, handler=handler, settings=settings)
 
 

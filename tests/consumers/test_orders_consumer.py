@@ -58,6 +58,25 @@ def test_sync_orders_off_skips_with_a_record_then_flipping_it_on_lets_the_next_o
     assert created["customerOrderNo"] == "101-7102"
 
 
+def test_sync_orders_kept_in_infoplus_is_read_from_infoplus(world):
+    world.connections[0].update({"switches_from": "infoplus", "sync_orders": True})  # the file's value no longer counts
+    world.write_connections()
+    world.infoplus.add_connection(101, 10000, 55, sync_orders=False)
+    world.overrides["INFOPLUS_SWITCHES_TTL_SECONDS"] = "1"
+    world.start_consumer("orders")
+
+    world.post_shopify_order(shopify_order(order_id=7151))
+    [skip] = world.read(topics.skipped(topics.CART_ORDERS), timeout=45)
+    assert "Sync Orders is off for connection 101" in skip["reason"]
+    assert world.infoplus.orders == []
+
+    world.infoplus.update_connection(101, syncOrders=True)
+    time.sleep(1.5)  # the cached switches expire (INFOPLUS_SWITCHES_TTL_SECONDS=1)
+    world.post_shopify_order(shopify_order(order_id=7152))
+    [created] = wait_for_orders(world, 1)
+    assert created["customerOrderNo"] == "101-7152"
+
+
 def test_the_same_delivery_twice_makes_one_order(world):
     world.start_consumer("orders")
     order = shopify_order(order_id=7201)
