@@ -124,6 +124,7 @@ class ConsumerEngine:
             session_timeout_ms=session_ms,
             heartbeat_interval_ms=max(100, session_ms // 3),
             max_poll_records=self._settings.consumer_max_poll_records,
+            metrics_enabled=False,  # nothing reads kafka-python's metrics
             **self._kafka_options,
         )
 
