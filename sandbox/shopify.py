@@ -4,14 +4,20 @@
 one method: `query_<field>` or `mutation_<field>`, taking the resolved arguments and returning the
 full object; the mini executor then keeps only the fields the client selected. State (variants,
 inventory levels, orders with fulfillment orders and fulfillments) is kept in memory and seeded
-with the Python helpers (`add_variant`, `add_order`).
+with the Python helpers (`add_variant`, `add_order`, `add_fulfillment`).
+
+Order connections page as Shopify's do (`first`/`after`, `last`/`before`, at most 250 a page,
+`pageInfo`, opaque cursors); `Order.fulfillments` is a plain list that `first` only truncates.
 
 Point a connection at it with `store_url: <standin.base_url>`.
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import copy
 import itertools
+import json
 import re
 import threading
 import time
@@ -23,6 +29,7 @@ from .httpserver import HttpError, Request, Response, StandIn, json_response, ok
 
 DEFAULT_LOCATION = "gid://shopify/Location/1"
 MAX_AVAILABLE, RESTORE_RATE, MAX_QUERY_COST = 2000.0, 100.0, 1000
+MAX_PAGE_SIZE = 250
 INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
 #: From 2026-04 each quantity must carry `changeFromQuantity` and compareQuantity is gone.
 CHANGE_FROM_REQUIRED_SINCE = "2026-04"
@@ -58,6 +65,59 @@ def connection(nodes: list[Any], has_next: bool = False) -> dict[str, Any]:
             "pageInfo": {"hasNextPage": has_next, "hasPreviousPage": False,
                          "startCursor": edges[0]["cursor"] if edges else None,
                          "endCursor": edges[-1]["cursor"] if edges else None}}
+
+
+def page(nodes: list[dict[str, Any]], args: dict[str, Any]) -> dict[str, Any]:
+    """One page of a Relay connection, as Shopify pages: `first` (+ `after`) or `last` (+ `before`),
+    at most 250 records, cursors that name the node they follow (opaque to the client)."""
+    size = _page_size(args)
+    start = _position(nodes, args["after"]) + 1 if args.get("after") is not None else 0
+    end = _position(nodes, args["before"]) if args.get("before") is not None else len(nodes)
+    if args.get("first") is not None:
+        end = min(end, start + size)
+    else:
+        start = max(start, end - size)
+    edges = [{"node": n, "cursor": _cursor(n)} for n in nodes[start:end]]
+    return {"nodes": [e["node"] for e in edges], "edges": edges,
+            "pageInfo": {"hasNextPage": end < len(nodes), "hasPreviousPage": start > 0,
+                         "startCursor": edges[0]["cursor"] if edges else None,
+                         "endCursor": edges[-1]["cursor"] if edges else None}}
+
+
+def truncated(items: list[Any], args: dict[str, Any]) -> list[Any]:
+    """A plain list field with an optional `first` ("truncate the array result to this size")."""
+    size = args.get("first")
+    if size is None:
+        return items
+    if not isinstance(size, int) or size < 0 or size > MAX_PAGE_SIZE:
+        raise gql.GraphQLError(f"The maximum number of records you can request is {MAX_PAGE_SIZE}.")
+    return items[:size]
+
+
+def _page_size(args: dict[str, Any]) -> int:
+    size = args.get("first") if args.get("first") is not None else args.get("last")
+    if not isinstance(size, int) or size < 0:
+        raise gql.GraphQLError("you must provide one of first or last")
+    if size > MAX_PAGE_SIZE:
+        raise gql.GraphQLError(f"The maximum number of records you can request is {MAX_PAGE_SIZE}.")
+    return size
+
+
+def _cursor(node: dict[str, Any]) -> str:
+    raw = json.dumps({"last_id": legacy_id(str(node["id"]))}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+def _position(nodes: list[dict[str, Any]], cursor: Any) -> int:
+    """Index of the node a cursor names; a cursor this connection never gave out is an error."""
+    try:
+        wanted = str(json.loads(base64.urlsafe_b64decode(str(cursor).encode()))["last_id"])
+    except (binascii.Error, ValueError, TypeError, KeyError):
+        wanted = None
+    found = [i for i, n in enumerate(nodes) if legacy_id(str(n["id"])) == wanted]
+    if not found:
+        raise gql.GraphQLError("Invalid cursor for current pagination sort.")
+    return found[0]
 
 
 def user_error(field: list[str], message: str, code: str | None = None) -> dict[str, Any]:
@@ -349,9 +409,10 @@ class ShopifyStandIn(StandIn):
         if not groups:
             return [], [user_error(["fulfillment", "lineItemsByFulfillmentOrder"],
                                    "Line items by fulfillment order can't be blank")]
-        plan, errors = [], []
+        plan, errors, locations = [], [], set()
         for i, group in enumerate(groups):
             found = self._find_fulfillment_order(str(group.get("fulfillmentOrderId")))
+            locations |= {found[1]["locationId"]} if found else set()
             path = ["fulfillment", "lineItemsByFulfillmentOrder", str(i)]
             lines, error = _group_lines(found, group, path)
             plan += [(found[0], line, qty) for line, qty in lines] if found else []
@@ -359,6 +420,9 @@ class ShopifyStandIn(StandIn):
         if not errors and len({id(order) for order, _, _ in plan}) > 1:
             errors.append(user_error(["fulfillment"], "All fulfillment orders must belong to the "
                                                       "same order."))
+        if not errors and len(locations) > 1:  # "…assigned to the same location" (fulfillmentCreate)
+            errors.append(user_error(["fulfillment"], "All fulfillment orders must be assigned to "
+                                                      "the same location."))
         return plan, errors
 
     def _fulfil(self, plan: list, spec: dict[str, Any]) -> dict[str, Any]:
@@ -379,10 +443,12 @@ class ShopifyStandIn(StandIn):
     def _order_view(self, order: dict[str, Any]) -> dict[str, Any]:
         return {"id": order["id"], "name": order["name"], "legacyResourceId": legacy_id(order["id"]),
                 "displayFulfillmentStatus": _display_status(order),
-                "lineItems": connection([_line_view(li) for li in order["lineItems"]]),
-                "fulfillmentOrders": connection([self._fo_view(order, fo)
-                                                 for fo in order["fulfillmentOrders"]]),
-                "fulfillments": [self._fulfillment_view(f) for f in order["fulfillments"]]}
+                "lineItems": lambda a: page([_line_view(li) for li in order["lineItems"]], a),
+                "fulfillmentOrders": lambda a: page([self._fo_view(order, fo)
+                                                     for fo in order["fulfillmentOrders"]], a),
+                # A plain list in the real API, not a connection: `first` truncates, no cursor.
+                "fulfillments": lambda a: truncated([self._fulfillment_view(f)
+                                                     for f in order["fulfillments"]], a)}
 
     def _fo_view(self, order: dict[str, Any], fo: dict[str, Any]) -> dict[str, Any]:
         lines = [{"id": l["id"], "sku": l["sku"], "totalQuantity": l["totalQuantity"],
@@ -391,14 +457,14 @@ class ShopifyStandIn(StandIn):
         return {"id": fo["id"], "status": fo["status"], "requestStatus": "UNSUBMITTED",
                 "order": {"id": order["id"], "name": order["name"]},
                 "assignedLocation": {"location": {"id": fo["locationId"]}},
-                "lineItems": connection(lines)}
+                "lineItems": lambda a: page(lines, a)}
 
     @staticmethod
     def _fulfillment_view(f: dict[str, Any]) -> dict[str, Any]:
         lines = [{"id": l["id"], "quantity": l["quantity"],
                   "lineItem": {"id": l["lineItemId"], "sku": l["sku"]}} for l in f["lineItems"]]
         return {"id": f["id"], "status": f["status"], "createdAt": f["createdAt"],
-                "trackingInfo": f["trackingInfo"], "fulfillmentLineItems": connection(lines)}
+                "trackingInfo": f["trackingInfo"], "fulfillmentLineItems": lambda a: page(lines, a)}
 
     # ---- tracking updates (fulfillmentTrackingInfoUpdate; added for the tracking consumer) ------
     def mutation_fulfillmentTrackingInfoUpdate(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -469,19 +535,42 @@ class ShopifyStandIn(StandIn):
     def add_order(self, order_id: int | str | None = None,
                   line_items: Iterable[dict[str, Any]] = (), name: str | None = None,
                   location_id: int | str = DEFAULT_LOCATION) -> dict[str, Any]:
-        """Create an order with one open fulfillment order at `location_id`.
+        """Create an order whose lines wait in open fulfillment orders, one per location by default.
 
         `line_items` are dicts with `sku`, `quantity` and optionally `id` (the REST line item id,
-        as in `sandbox.sample.shopify_order()["line_items"]`). Returns the stored order.
+        as in `sandbox.sample.shopify_order()["line_items"]`), `location_id` (the line's assigned
+        location, else `location_id`) and `fulfillment_order` (any label: lines with different
+        labels land in different fulfillment orders at the same location, as after Shopify splits
+        one). Returns the stored order.
         """
         with self._state_lock:
             order_gid = to_gid("Order", order_id) if order_id else self._new_id("Order")
-            lines = [self._new_line(li) for li in line_items]
+            given = list(line_items)
+            lines = [self._new_line(li) for li in given]
             self._orders[order_gid] = {
                 "id": order_gid, "name": name or f"#{legacy_id(order_gid)}", "lineItems": lines,
-                "fulfillmentOrders": [self._new_fulfillment_order(lines, location_id)],
+                "fulfillmentOrders": [self._new_fulfillment_order(group, where) for where, group
+                                      in _line_groups(given, lines, location_id)],
                 "fulfillments": []}
             return copy.deepcopy(self._orders[order_gid])
+
+    def add_fulfillment(self, order_id: int | str, lines: dict[str, int], tracking_number: str,
+                        company: str = "UPS") -> dict[str, Any]:
+        """Fulfil `lines` (SKU -> quantity) from the order's open fulfillment orders, as a merchant
+        would in the admin (no customer email); returns the stored fulfillment."""
+        with self._state_lock:
+            order = self._orders[to_gid("Order", order_id)]
+            left, plan = dict(lines), []
+            for fo in order["fulfillmentOrders"]:
+                for line in fo["lineItems"]:
+                    take = min(left.get(line["sku"], 0), line["remainingQuantity"])
+                    if take > 0:
+                        plan.append((order, line, take))
+                        left[line["sku"]] -= take
+            if any(left.values()):
+                raise ValueError(f"order {order_id} has nothing open for {left}")
+            spec = {"trackingInfo": {"company": company, "number": tracking_number}}
+            return copy.deepcopy(self._fulfil(plan, spec))
 
     def _new_line(self, line: dict[str, Any]) -> dict[str, Any]:
         line_id = to_gid("LineItem", line["id"]) if line.get("id") else self._new_id("LineItem")
@@ -581,6 +670,18 @@ def _group_lines(found: tuple | None, group: dict[str, Any], path: list[str]) ->
         return [], user_error(path + ["fulfillmentOrderLineItems"],
                               "Invalid fulfillment order line item quantity requested.")
     return pairs, None
+
+
+def _line_groups(given: list[dict[str, Any]], lines: list[dict[str, Any]],
+                 location_id: int | str) -> list[tuple[str, list[dict[str, Any]]]]:
+    """(location, lines) of each fulfillment order a new order starts with: one per location and
+    `fulfillment_order` label, and always at least one."""
+    default = to_gid("Location", location_id)
+    groups: dict[tuple[str, Any], list[dict[str, Any]]] = {}
+    for spec, line in zip(given, lines):
+        where = to_gid("Location", spec["location_id"]) if spec.get("location_id") else default
+        groups.setdefault((where, spec.get("fulfillment_order")), []).append(line)
+    return [(where, group) for (where, _), group in groups.items()] or [(default, [])]
 
 
 def _tracking(info: dict[str, Any]) -> list[dict[str, Any]]:

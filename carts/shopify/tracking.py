@@ -1,34 +1,84 @@
 """Shopify tracking: fulfillment orders in, `fulfillmentCreate` out (reference/cart-apis.md §1.3).
 
-Look before writing: one query reads the order's open fulfillment-order lines and every tracking number its
+Look before writing: first read the order's fulfillment-order lines and every tracking number its
 fulfillments carry. A parcel whose number is already there is not sent again; goods already fulfilled are
 not fulfilled again. A later carton whose goods are all fulfilled is added to the latest fulfillment with
 `fulfillmentTrackingInfoUpdate`. `notifyCustomer` follows the connection's `notify_customer`.
+
+Reading the whole order: `fulfillmentOrders` and each one's `lineItems` are cursor-paged connections, so a
+page that says `hasNextPage` is followed with `after: endCursor` until the end (more fulfillment orders from
+the order, more lines from `fulfillmentOrder(id:)`). `Order.fulfillments` is a plain list that `first` only
+truncates: a full first answer is read again at the largest size, and an order with more fulfillments than
+that is refused rather than risk a second fulfillment. An ordinary order is still one call; every call goes
+through ShopifyAdmin (throttle, cost, timeouts), and a throttle mid-way retries the whole event, which has
+written nothing yet.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import requests
 
 from carts.shopify.admin import ShopifyAdmin
 from carts.tracking import Parcel, TrackingUpdate, add_up, allocate
-from outbound.errors import Permanent
+from outbound.errors import Permanent, Retryable
 from schemas.connection import Connection
 
 OPEN_STATUSES = frozenset({"OPEN", "IN_PROGRESS"})
 
-ORDER_STATE = """
-query TrackingState($id: ID!) {
-  order(id: $id) {
+# Page sizes keep each query well under Shopify's 1,000-point single-query cost, where a nested connection
+# costs 2 + first x (its node's cost): 10 fulfillment orders x 25 lines (~550) + 50 fulfillments (~100).
+FULFILLMENT_ORDERS_PAGE = 10
+LINE_ITEMS_PAGE = 25
+MORE_LINE_ITEMS_PAGE = 100  # later pages of one fulfillment order's lines: a narrow query, so larger pages
+FULFILLMENTS_FIRST = 50  # covers nearly every order in the first call
+FULFILLMENTS_MOST = 250  # Shopify's largest `first` (as for connections)
+
+
+def _paging(first: int, after: str) -> str:
+    return f"first: {first}, after: {after}" if after else f"first: {first}"
+
+
+def _lines(first: int, after: str = "") -> str:
+    """A fulfillment order's lines, one page (`after` names the cursor variable of a later page)."""
+    return (f"lineItems({_paging(first, after)}) {{ pageInfo {{ hasNextPage endCursor }} "
+            "nodes { id totalQuantity remainingQuantity lineItem { sku } } }")
+
+
+def _fulfillment_orders(after: str = "") -> str:
+    return (f"fulfillmentOrders({_paging(FULFILLMENT_ORDERS_PAGE, after)}) {{ pageInfo {{ hasNextPage endCursor }} "
+            f"nodes {{ id status {_lines(LINE_ITEMS_PAGE)} }} }}")
+
+
+_FULFILLMENTS = "id createdAt trackingInfo { company number url }"
+
+ORDER_STATE = f"""
+query TrackingState($id: ID!) {{
+  order(id: $id) {{
     id
-    fulfillmentOrders(first: 10) {
-      nodes { id status lineItems(first: 50) { nodes { id totalQuantity remainingQuantity lineItem { sku } } } }
-    }
-    fulfillments(first: 50) { id createdAt trackingInfo { company number url } }
-  }
-}
+    {_fulfillment_orders()}
+    fulfillments(first: {FULFILLMENTS_FIRST}) {{ {_FULFILLMENTS} }}
+  }}
+}}
+"""
+
+MORE_FULFILLMENT_ORDERS = f"""
+query TrackingFulfillmentOrders($id: ID!, $after: String!) {{
+  order(id: $id) {{ {_fulfillment_orders("$after")} }}
+}}
+"""
+
+MORE_LINE_ITEMS = f"""
+query TrackingFulfillmentOrderLines($id: ID!, $after: String!) {{
+  fulfillmentOrder(id: $id) {{ {_lines(MORE_LINE_ITEMS_PAGE, "$after")} }}
+}}
+"""
+
+ALL_FULFILLMENTS = f"""
+query TrackingFulfillments($id: ID!) {{
+  order(id: $id) {{ fulfillments(first: {FULFILLMENTS_MOST}) {{ {_FULFILLMENTS} }} }}
+}}
 """
 
 FULFILLMENT_CREATE = """
@@ -53,7 +103,7 @@ mutation AddTracking($fulfillmentId: ID!, $trackingInfoInput: FulfillmentTrackin
 
 @dataclass
 class _OrderState:
-    fulfillment_orders: list[dict[str, Any]]
+    fulfillment_orders: list[dict[str, Any]]  # each with `lines`: every line, all pages read
     fulfillments: list[dict[str, Any]]
 
     def numbers(self) -> list[str]:
@@ -61,13 +111,26 @@ class _OrderState:
 
     def fulfilled(self) -> dict[str, int]:
         return add_up((_sku(line), line["totalQuantity"] - line["remainingQuantity"])
-                      for fo in self.fulfillment_orders for line in fo["lineItems"]["nodes"])
+                      for fo in self.fulfillment_orders for line in fo["lines"])
 
     def open_lines(self) -> list[tuple[tuple[str, str], str | None, int]]:
         """((fulfillment order id, line id), SKU, remaining) for every line that can still be fulfilled."""
         return [((fo["id"], line["id"]), _sku(line), line["remainingQuantity"])
                 for fo in self.fulfillment_orders if fo["status"] in OPEN_STATUSES
-                for line in fo["lineItems"]["nodes"] if line["remainingQuantity"] > 0]
+                for line in fo["lines"] if line["remainingQuantity"] > 0]
+
+
+def every_node(page: dict[str, Any], next_page: Callable[[str], dict[str, Any]]) -> list[dict[str, Any]]:
+    """The nodes of a connection: this page's, then each later page's (`next_page(endCursor)`) while
+    `hasNextPage` says there is one."""
+    nodes = list(page["nodes"])
+    while page["pageInfo"]["hasNextPage"]:
+        cursor = page["pageInfo"].get("endCursor")
+        if not cursor:  # nothing to continue from: stop rather than loop on the same page
+            raise Permanent("Shopify answered hasNextPage without an endCursor", status=200, body=page["pageInfo"])
+        page = next_page(cursor)
+        nodes.extend(page["nodes"])
+    return nodes
 
 
 def _sku(line: dict[str, Any]) -> str | None:
@@ -112,10 +175,41 @@ class ShopifyTracking:
                         f"in Shopify order {order_gid}, which has no fulfillment to add tracking to")
 
     def _read(self, order_gid: str) -> _OrderState:
-        order = self._admin.graphql(ORDER_STATE, {"id": order_gid}).get("order")
+        """The whole order: one call, plus one per further page an unusually large order needs."""
+        order = self._order(ORDER_STATE, order_gid)
+        listed = every_node(order["fulfillmentOrders"], lambda cursor: self._more_fulfillment_orders(order_gid, cursor))
+        fulfillment_orders = [self._with_every_line(fo) for fo in listed]
+        fulfillments = order.get("fulfillments") or []
+        if len(fulfillments) >= FULFILLMENTS_FIRST:  # the list may have been cut short: read it at full size
+            fulfillments = self._every_fulfillment(order_gid)
+        return _OrderState(fulfillment_orders, fulfillments)
+
+    def _order(self, query: str, order_gid: str, **variables: Any) -> dict[str, Any]:
+        order = self._admin.graphql(query, {"id": order_gid, **variables}).get("order")
         if order is None:
             raise Permanent(f"Shopify order {order_gid} not found (deleted, or the connection points at another shop)")
-        return _OrderState(order["fulfillmentOrders"]["nodes"], order.get("fulfillments") or [])
+        return order
+
+    def _more_fulfillment_orders(self, order_gid: str, cursor: str) -> dict[str, Any]:
+        return self._order(MORE_FULFILLMENT_ORDERS, order_gid, after=cursor)["fulfillmentOrders"]
+
+    def _with_every_line(self, fo: dict[str, Any]) -> dict[str, Any]:
+        return {"id": fo["id"], "status": fo["status"],
+                "lines": every_node(fo["lineItems"], lambda cursor: self._more_lines(fo["id"], cursor))}
+
+    def _more_lines(self, fo_id: str, cursor: str) -> dict[str, Any]:
+        found = self._admin.graphql(MORE_LINE_ITEMS, {"id": fo_id, "after": cursor}).get("fulfillmentOrder")
+        if found is None:  # merged or moved away while we read: read the order again from the start
+            raise Retryable(f"Shopify fulfillment order {fo_id} changed while its lines were being read")
+        return found["lineItems"]
+
+    def _every_fulfillment(self, order_gid: str) -> list[dict[str, Any]]:
+        fulfillments = self._order(ALL_FULFILLMENTS, order_gid).get("fulfillments") or []
+        if len(fulfillments) >= FULFILLMENTS_MOST:
+            # Not paged by Shopify: a tracking number beyond these could not be seen, so a write could repeat it.
+            raise Permanent(f"Shopify order {order_gid} has {FULFILLMENTS_MOST} or more fulfillments; cartbridge "
+                            "cannot see them all to avoid a duplicate, so it leaves this shipment to a person")
+        return fulfillments
 
     def _create(self, order_gid: str, picked: list, parcels: list[Parcel], notify: bool) -> str:
         fulfillment = {"lineItemsByFulfillmentOrder": _by_fulfillment_order(picked),

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 
 from tests.consumers.tracking_support import (WAIT, dead_letters, enable_tracking, infoplus_order, publish_as,
-                                              push, skipped, wait_handled)
+                                              push, shopify_reads, skipped, wait_handled)
 from tests.support.world import eventually
 
 
@@ -43,6 +43,7 @@ def test_a_shipped_order_becomes_one_fulfillment_with_its_tracking(world):
                                             "url": "https://www.ups.com/track?tracknum=1Z999AA10123456784"}]
     assert fulfillment["notifyCustomer"] is True
     assert world.shopify.order(5001)["fulfillmentOrders"][0]["status"] == "CLOSED"
+    assert shopify_reads(world) == {"TrackingState": 1}  # an ordinary order is read in one call
 
 
 def test_the_same_shipment_three_times_makes_one_fulfillment_and_one_email(world):
@@ -201,3 +202,60 @@ def test_a_switch_kept_in_infoplus_is_read_from_infoplus(world):
     [skip] = skipped(world)
     assert "Sync Tracking Data is off for connection 101" in skip["reason"]
     assert world.shopify.fulfillments(5008) == []
+
+
+def test_an_order_split_over_more_fulfillment_orders_than_a_page_is_fulfilled_once(world):
+    enable_tracking(world)
+    lines = {f"SKU-{n}": 1 for n in range(1, 13)}  # 12 fulfillment orders at one location: more than a page
+    world.shopify.add_order(5101, [{"sku": sku, "quantity": 1, "fulfillment_order": sku} for sku in lines])
+    order = infoplus_order(world, 5101, lines)
+    shipment = world.infoplus.add_shipment(order["orderNo"], "1ZSPLIT0000000001", "UPS")
+    consumer = world.start_consumer("tracking")
+
+    [first] = push(world, shipment)
+    fulfillments(world, 5101)
+    again = [publish_as(world, shipment, "infoplus.poller")]  # a new event id: only the cart's state stops it
+    wait_handled(consumer, [first, *again])
+
+    [fulfillment] = world.shopify.fulfillments(5101)
+    assert shipped_lines(fulfillment) == lines
+    assert [fo["status"] for fo in world.shopify.order(5101)["fulfillmentOrders"]] == ["CLOSED"] * 12
+    assert world.shopify.customer_notifications(5101) == 1
+    reads = shopify_reads(world)
+    assert reads["TrackingState"] == 2 and reads["TrackingFulfillmentOrders"] == 2  # each read paged once
+
+
+def test_lines_beyond_the_first_page_of_a_fulfillment_order_are_found(world):
+    enable_tracking(world)
+    lines = {f"SKU-{n:02}": 1 for n in range(1, 61)}  # one fulfillment order of 60 lines
+    shopify_order(world, 5102, lines)
+    order = infoplus_order(world, 5102, lines)
+    late_lines = {sku: 1 for sku in list(lines)[50:]}  # only lines the first page does not show
+    shipment = world.infoplus.add_shipment(order["orderNo"], "1ZLINES000000001", "UPS", line_items=late_lines)
+    world.start_consumer("tracking")
+
+    push(world, shipment)
+
+    [fulfillment] = fulfillments(world, 5102)
+    assert shipped_lines(fulfillment) == late_lines
+    [fo] = world.shopify.order(5102)["fulfillmentOrders"]
+    assert fo["status"] == "IN_PROGRESS" and sum(line["remainingQuantity"] for line in fo["lineItems"]) == 50
+    assert shopify_reads(world) == {"TrackingState": 1, "TrackingFulfillmentOrderLines": 1}
+
+
+def test_a_tracking_number_on_a_fulfillment_past_the_first_fifty_is_seen(world):
+    enable_tracking(world)
+    lines = {f"SKU-{n:02}": 1 for n in range(1, 61)}
+    shopify_order(world, 5103, lines)
+    for n in range(1, 56):  # 55 earlier fulfillments, one line each; the newest carries this shipment's number
+        world.shopify.add_fulfillment(5103, {f"SKU-{n:02}": 1}, f"1ZMANY{n:011}")
+    order = infoplus_order(world, 5103, lines)
+    shipment = world.infoplus.add_shipment(order["orderNo"], f"1ZMANY{55:011}", "UPS", line_items={"SKU-55": 1})
+    consumer = world.start_consumer("tracking")
+
+    wait_handled(consumer, push(world, shipment))
+
+    assert "already shows tracking" in consumer.output()
+    assert len(world.shopify.fulfillments(5103)) == 55
+    assert not any(f.get("trackingUpdates") for f in world.shopify.fulfillments(5103))
+    assert shopify_reads(world)["TrackingFulfillments"] == 1

@@ -3,7 +3,9 @@ the real web endpoint (Standard Webhooks), and a way to wait until the consumer 
 from __future__ import annotations
 
 import json
+import re
 import time
+from collections import Counter
 from typing import Mapping
 
 from events import topics
@@ -73,3 +75,10 @@ def dead_letters(world, expect: int = 1) -> list[dict]:
 
 def skipped(world, expect: int = 1) -> list[dict]:
     return world.read(topics.skipped(topics.INFOPLUS_SHIPMENTS), expect=expect, timeout=WAIT if expect else 2)
+
+
+def shopify_reads(world) -> Counter:
+    """How many GraphQL queries (not mutations) of each operation name reached the Shopify stand-in."""
+    queries = (call.json.get("query") for call in world.shopify.calls if isinstance(call.json, dict))
+    named = (re.match(r"\s*query\s+(\w+)", text) for text in queries if isinstance(text, str))
+    return Counter(found.group(1) for found in named if found)
