@@ -19,6 +19,7 @@ from schemas.order import Address, CartOrder, OrderLine, utc_iso
 PAID_STATUS_IDS = frozenset({2, 3, 8, 9, 10, 11, 14})
 CANCELLED_STATUS_IDS = frozenset({4, 5})
 ORDER_SCOPES = frozenset({"store/order/created", "store/order/updated", "store/order/statusUpdated"})
+LATEST_UNIX_TIME = 253_402_300_799  # 9999-12-31T23:59:59Z: the orders consumer reads created_at as a datetime
 
 
 class _Base(Schema):
@@ -48,7 +49,7 @@ class _StatusChangeSchema(_Base):
 
 class _WebhookDataSchema(_Base):
     type = fields.String(required=True)
-    id = fields.Integer(required=True, strict=True)
+    id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))  # goes into a URL path
     status = fields.Nested(_StatusChangeSchema, load_default=None)
 
 
@@ -57,7 +58,7 @@ class BigCommerceWebhookSchema(_Base):
     store_id = fields.String(load_default="")
     data = fields.Nested(_WebhookDataSchema, required=True)
     hash = fields.String(required=True, validate=validate.Length(min=1))
-    created_at = fields.Integer(required=True, strict=True)
+    created_at = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=LATEST_UNIX_TIME))
     producer = fields.String(load_default="")
 
     @post_load
@@ -101,7 +102,7 @@ class BigCommerceProductSchema(_Base):
     id = fields.Integer(required=True, strict=True)  # the order_product_id shipments refer to
     sku = fields.String(allow_none=True, load_default=None)
     quantity = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
-    price_ex_tax = fields.Decimal(required=True, validate=validate.Range(min=0))
+    price_ex_tax = fields.Float(required=True, validate=validate.Range(min=0))  # not Decimal: "1e999" is no price
     type = fields.String(load_default="physical")  # "physical" or "digital"
 
     @post_load

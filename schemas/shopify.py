@@ -41,7 +41,8 @@ class ShopifyLineItemSchema(_Base):
     id = fields.Integer(required=True, strict=True)
     sku = fields.String(allow_none=True, load_default=None)
     quantity = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
-    price = fields.Decimal(required=True, as_string=False, validate=validate.Range(min=0))
+    # Float, not Decimal: Decimal takes "1e999", which becomes an infinite unit price no consumer can read.
+    price = fields.Float(required=True, validate=validate.Range(min=0))
     requires_shipping = fields.Boolean(load_default=True)
 
     @post_load

@@ -25,9 +25,17 @@ def _text() -> fields.String:
     return fields.String(allow_none=True, load_default="")
 
 
+class _GmtDateTime(fields.NaiveDateTime):
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            return super()._deserialize(value, attr, data, **kwargs)
+        except OverflowError:  # an offset that moves 9999-12-31 or 0001-01-01 out of range when made UTC
+            raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE) from None
+
+
 def _gmt(**kwargs) -> fields.NaiveDateTime:
     # `*_gmt` values carry no offset; one that does is converted to UTC rather than refused.
-    return fields.NaiveDateTime(timezone=timezone.utc, **kwargs)
+    return _GmtDateTime(timezone=timezone.utc, **kwargs)
 
 
 class WooAddressSchema(_Base):
@@ -56,7 +64,8 @@ class WooLineItemSchema(_Base):
     id = fields.Integer(required=True, strict=True)
     sku = fields.String(allow_none=True, load_default=None)
     quantity = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
-    price = fields.Decimal(required=True, validate=validate.Range(min=0))  # a JSON number in wc/v3
+    # A JSON number in wc/v3. Float, not Decimal: Decimal takes "1e999", which becomes an infinite unit price.
+    price = fields.Float(required=True, validate=validate.Range(min=0))
 
     @post_load
     def _make(self, data: dict, **kwargs) -> OrderLine:

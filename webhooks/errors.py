@@ -4,8 +4,9 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, jsonify, request
+from kafka.errors import MessageSizeTooLargeError, RecordListTooLargeError
 from marshmallow import ValidationError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from events.publisher import BrokerUnavailable
 from signing import SignatureError
@@ -13,6 +14,8 @@ from signing import SignatureError
 log = logging.getLogger("webhooks")
 
 RETRY_AFTER_SECONDS = 5
+# The broker refused the write for its size: no retry can succeed, so this is the sender's 413, not an outage's 503.
+_TOO_LARGE_FOR_THE_BROKER = (MessageSizeTooLargeError, RecordListTooLargeError)
 
 
 class UnknownConnection(Exception):
@@ -49,11 +52,19 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(BrokerUnavailable)
     def _broker_down(error):
+        if isinstance(error.__cause__, _TOO_LARGE_FOR_THE_BROKER):
+            log.warning("event too large for Kafka path=%s body_bytes=%s: %s", request.path, request.content_length,
+                        error.__cause__)
+            return rejection(413, "body too large: its event exceeds the largest message the event store accepts")
         log.warning("broker unavailable path=%s: %s", request.path, error)
         response = rejection(503, "event store unavailable, retry later")
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
 
+    @app.errorhandler(RequestEntityTooLarge)
+    def _too_large(error):
+        return rejection(413, f"body larger than {app.config['MAX_CONTENT_LENGTH']} bytes (MAX_BODY_BYTES)")
+
     @app.errorhandler(HTTPException)
-    def _http(error):  # 404 for unknown paths, 405, 413 from MAX_CONTENT_LENGTH …
+    def _http(error):  # 404 for unknown paths, 405 …
         return rejection(error.code or 500, error.description or error.name)

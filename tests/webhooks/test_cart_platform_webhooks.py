@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
+
 from events import topics
 from sandbox.sample import bigcommerce_headers, bigcommerce_payload, woocommerce_headers, woocommerce_order
 from tests.support.cart_orders import (BC_CLIENT_SECRET, BC_ID, WOO_ID, WOO_SECRET, bc, post_bc,  # noqa: F401
@@ -87,6 +89,28 @@ def test_woo_order_without_lines_is_422_with_field_messages(world, woo):
     assert "line_items" in response.text
 
 
+@pytest.mark.parametrize("moment", ["9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+14:00"])
+def test_woo_date_out_of_range_once_made_utc_is_422_not_500(world, woo, moment):
+    order = woocommerce_order(order_id=806)
+    order["date_modified_gmt"] = moment  # an offset on a *_gmt value is converted to UTC: past year 9999 / before 1
+
+    response = post_woo(world, order)
+
+    assert response.status_code == 422, response.text
+    assert "date_modified_gmt" in response.json()["messages"]
+
+
+def test_woo_price_too_large_for_a_number_is_422(world, woo):
+    order = woocommerce_order(order_id=807)
+    order["line_items"][0]["price"] = "1e999"  # was accepted as an Infinity unit price no consumer reads back
+
+    response = post_woo(world, order)
+
+    assert response.status_code == 422, response.text
+    assert "price" in response.json()["messages"]["line_items"]["0"]
+    assert nothing_published(world)
+
+
 # -- BigCommerce -------------------------------------------------------------------------------------------
 def test_bc_signed_delivery_is_published_as_a_reference(world, bc):
     payload = bigcommerce_payload(901)
@@ -153,3 +177,21 @@ def test_bc_payload_without_an_order_id_is_422(world, bc):
 
     assert response.status_code == 422
     assert "data" in response.text
+
+
+@pytest.mark.parametrize("created_at", [2 ** 63, 10 ** 30, -1])
+def test_bc_created_at_that_is_no_unix_time_is_422(world, bc, created_at):
+    # Accepted before, then the orders consumer failed reading it as a datetime, retrying the event forever.
+    response = post_bc(world, 908, payload=bigcommerce_payload(908, created_at=created_at))
+
+    assert response.status_code == 422, response.text
+    assert "created_at" in response.json()["messages"]
+    assert nothing_published(world)
+
+
+def test_bc_negative_order_id_is_422(world, bc):
+    # The consumer puts the id in a URL path and dead-lettered "-5"; the web tier now refuses it up front.
+    response = post_bc(world, -5, payload=bigcommerce_payload(-5))
+
+    assert response.status_code == 422, response.text
+    assert "id" in response.json()["messages"]["data"]

@@ -67,6 +67,18 @@ def test_schema_violation_is_422_with_field_messages(world):
     assert "quantity" in messages["line_items"]["0"]
 
 
+def test_a_price_too_large_for_a_number_is_422(world):
+    # Read as a Decimal, "1e999" passed; as the float unit price it became Infinity, which no consumer reads back.
+    order = shopify_order(order_id=5008)
+    order["line_items"][0]["price"] = "1e999"
+
+    response = world.post_shopify_order(order)
+
+    assert response.status_code == 422, response.text
+    assert "price" in response.json()["messages"]["line_items"]["0"]
+    assert world.read(topics.CART_ORDERS, expect=0, timeout=2) == []
+
+
 def test_unknown_connection_is_404(world):
     response = world.post_shopify_order(shopify_order(), connection_id=999)
     assert response.status_code == 404
