@@ -55,6 +55,13 @@ class Settings:
     # WooCommerce never retries a webhook: reconciliation lists orders modified since its cursor this often.
     woocommerce_reconcile_seconds: float = 60.0
 
+    @property
+    def max_event_bytes(self) -> int:
+        """The largest Kafka record cartbridge writes: an envelope holds the normalized payload beside the original
+        body, so twice the largest body, plus room for the envelope's own fields. Producers and created topics
+        take this limit, so every body under MAX_BODY_BYTES fits in one record."""
+        return 2 * self.max_body_bytes + 64 * 1024
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
         env = os.environ if env is None else env

@@ -34,13 +34,15 @@ def all_topics() -> list[str]:
 
 
 def ensure_topics(settings: Settings, names: list[str]) -> None:
-    """Create any missing topic (prefixed) with the configured partition count; existing ones are left alone."""
+    """Create any missing topic (prefixed) with the configured partition count and a message size that fits
+    any body under MAX_BODY_BYTES; existing ones are left alone."""
     admin = KafkaAdminClient(**settings.kafka_client_config(), request_timeout_ms=10_000, bootstrap_timeout_ms=5_000)
     try:
         wanted = {settings.topic(name) for name in names}
         missing = wanted - set(admin.list_topics())
         if missing:
-            spec = {name: {"num_partitions": settings.kafka_topic_partitions, "replication_factor": -1}
+            spec = {name: {"num_partitions": settings.kafka_topic_partitions, "replication_factor": -1,
+                           "configs": {"max.message.bytes": str(settings.max_event_bytes)}}
                     for name in sorted(missing)}
             try:
                 admin.create_topics(spec, wait_for_metadata=True)

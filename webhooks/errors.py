@@ -4,18 +4,15 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, jsonify, request
-from kafka.errors import MessageSizeTooLargeError, RecordListTooLargeError
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from events.publisher import BrokerUnavailable
+from events.publisher import BrokerUnavailable, EventTooLarge
 from signing import SignatureError
 
 log = logging.getLogger("webhooks")
 
 RETRY_AFTER_SECONDS = 5
-# The broker refused the write for its size: no retry can succeed, so this is the sender's 413, not an outage's 503.
-_TOO_LARGE_FOR_THE_BROKER = (MessageSizeTooLargeError, RecordListTooLargeError)
 
 
 class UnknownConnection(Exception):
@@ -50,12 +47,13 @@ def init_app(app: Flask) -> None:
     def _invalid(error):
         return rejection(422, "payload failed validation", messages=error.messages)
 
+    @app.errorhandler(EventTooLarge)
+    def _event_too_large(error):  # no retry can succeed, so the sender's 413, not an outage's 503
+        log.warning("event too large for Kafka path=%s body_bytes=%s: %s", request.path, request.content_length, error)
+        return rejection(413, "body too large: its event exceeds the largest message the event store accepts")
+
     @app.errorhandler(BrokerUnavailable)
     def _broker_down(error):
-        if isinstance(error.__cause__, _TOO_LARGE_FOR_THE_BROKER):
-            log.warning("event too large for Kafka path=%s body_bytes=%s: %s", request.path, request.content_length,
-                        error.__cause__)
-            return rejection(413, "body too large: its event exceeds the largest message the event store accepts")
         log.warning("broker unavailable path=%s: %s", request.path, error)
         response = rejection(503, "event store unavailable, retry later")
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
