@@ -40,6 +40,9 @@ class Settings:
     consumer_max_poll_records: int = 100
     retry_backoff_initial_seconds: float = 1.0
     retry_backoff_max_seconds: float = 60.0
+    # An error no one classified (a bug, an unforeseen answer) is retried this many times (about 2 minutes with
+    # the default backoff), then dead-lettered with its traceback: it must not stall its partition for good.
+    unexpected_error_attempts: int = 8
     # This process's share of the Infoplus budget (~3 req/s per API user, 10 per site): split it between the
     # processes that share an API key, e.g. poller 1.5 + orders 1 + tracking 0.5.
     infoplus_calls_per_second: float = 2.0
@@ -79,6 +82,7 @@ class Settings:
             consumer_session_timeout_ms=int(
                 env.get("KAFKA_CONSUMER_SESSION_TIMEOUT_MS", defaults.consumer_session_timeout_ms)),
             retry_backoff_max_seconds=float(env.get("RETRY_BACKOFF_MAX_SECONDS", defaults.retry_backoff_max_seconds)),
+            unexpected_error_attempts=int(env.get("UNEXPECTED_ERROR_ATTEMPTS", defaults.unexpected_error_attempts)),
             infoplus_calls_per_second=float(env.get("INFOPLUS_CALLS_PER_SECOND", defaults.infoplus_calls_per_second)),
             infoplus_poll_seconds=float(env.get("INFOPLUS_POLL_SECONDS", defaults.infoplus_poll_seconds)),
             infoplus_poll_initial_lookback_seconds=float(

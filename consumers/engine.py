@@ -7,6 +7,8 @@ Guarantees:
   back-off (or the server's Retry-After) is over, while the loop keeps polling: the group membership stays
   alive, other partitions keep flowing, and one entity's events stay in order.
 - A Permanent failure or an InvalidEvent is dead-lettered with a structured reason, then committed.
+- Any other exception (a bug) is retried like a Retryable, then after `unexpected_error_attempts` dead-lettered
+  with its traceback: one poison event must not hold up every later event of its partition.
 - stop() (SIGTERM) lets the event in flight finish (every outbound call has a timeout), commits, and closes.
 - Optional, for "latest value wins" consumers: `look_ahead` sees each partition's polled batch before it is
   handled one by one. It names the events a later event of the same batch makes redundant — those are
@@ -20,6 +22,7 @@ import logging
 import random
 import threading
 import time
+import traceback
 from collections import OrderedDict
 from datetime import datetime, timezone
 from typing import Any, Callable, Container, Mapping
@@ -43,6 +46,7 @@ LookAhead = Callable[[list[Envelope]], set[str]]  # one partition's batch -> eve
 POLL_TIMEOUT_MS = 500
 RECENT_EVENT_IDS = 10_000
 BROKER_RETRY_SECONDS = 1.0
+MAX_TRACEBACK_CHARS = 4000  # the end of a traceback says where it failed; keep dead letters readable
 
 
 def _now_iso() -> str:
@@ -210,11 +214,21 @@ class ConsumerEngine:
             self._dead_letter(record, envelope, "event payload failed validation", {"messages": error.messages})
         except Retryable:
             raise
-        except Exception as error:  # a bug: never lose the event, never crash the group — retry it, loudly
-            log.exception("%s: unexpected error on event_id=%s", self.kind, envelope.event_id)
-            raise Retryable(f"unexpected {error.__class__.__name__}: {error}") from error
+        except Exception as error:  # a bug: never lose the event, never crash the group
+            self._unexpected(record, envelope, error)
         else:
             self._record_outcome(record, envelope, outcome)
+
+    def _unexpected(self, record, envelope: Envelope, error: Exception) -> None:
+        """Retry it, loudly, in case it passes; after `unexpected_error_attempts`, dead-letter it with the
+        traceback so the partition moves on (fix the cause, then replay it from the dead letters)."""
+        log.exception("%s: unexpected error on event_id=%s", self.kind, envelope.event_id)
+        attempts = self._attempts.get((TopicPartition(record.topic, record.partition), record.offset), 0) + 1
+        reason = f"unexpected {error.__class__.__name__}: {error}"
+        if attempts < self._settings.unexpected_error_attempts:
+            raise Retryable(reason) from error
+        trace = "".join(traceback.format_exception(error))[-MAX_TRACEBACK_CHARS:]
+        self._dead_letter(record, envelope, f"{reason} (after {attempts} attempts)", {"traceback": trace})
 
     def _record_outcome(self, record, envelope: Envelope, outcome: Outcome) -> None:
         for target in outcome.targets_skipped:  # recorded before the event counts as done
