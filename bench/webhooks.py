@@ -169,7 +169,10 @@ def report(rounds: dict[str, list[dict]], args: argparse.Namespace) -> None:
               f"   CPU/request: app {r['app_us']:5.0f} us, broker {r['broker_us']:4.0f} us")
         each_round = " / ".join(f"{each['rps']:.0f}" for each in results)
         print(f"  {'':36s} rounds: {each_round} req/s")
-    print("  (percentages are of the ceiling's median round)")
+    floor = median_round(rounds["bare Flask + Kafka publish (floor)"])
+    ours = median_round(rounds["cartbridge signed order -> Kafka"])
+    print(f"  (percentages are of the ceiling's median round; cartbridge is {100 * ours['rps'] / floor['rps']:.0f} %"
+          f" of the Kafka floor)")
 
 
 if __name__ == "__main__":
