@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import email.utils
+import json
 import time
 from typing import Any, Callable
 
@@ -10,6 +11,7 @@ import requests
 from outbound.errors import Permanent, Retryable
 
 MAX_BODY_IN_ERROR = 2000  # keep dead-letter records readable
+MAX_BODY_IN_REASON = 200  # the gist of the answer in the one-line reason (logs, `cartbridge-replay --reason`)
 
 
 def new_session(user_agent: str = "cartbridge/0.1") -> requests.Session:
@@ -59,11 +61,20 @@ def send(session: requests.Session, method: str, url: str, *, timeout: tuple[flo
 def _classify(method: str, url: str, response: requests.Response,
               retry_after: Callable[[requests.Response], float | None] | None) -> Exception:
     status, body = response.status_code, response_body(response)
-    reason = f"{method} {url} answered {status}"
+    reason = f"{method} {url} answered {status}{_gist(body)}"
     if status == 429 or status >= 500:
         wait = (retry_after or _standard_retry_after)(response)
         return Retryable(reason, retry_after=wait, status=status, body=body, url=url)
     return Permanent(reason, status=status, body=body, url=url)
+
+
+def _gist(body: Any) -> str:
+    """`: <the answer's start, on one line>` — e.g. Infoplus's "Item not found: SKU-9" — or nothing."""
+    text = body if isinstance(body, str) else json.dumps(body, separators=(",", ":"), default=str)
+    text = " ".join(text.split())
+    if not text:
+        return ""
+    return ": " + (text if len(text) <= MAX_BODY_IN_REASON else text[:MAX_BODY_IN_REASON] + "…")
 
 
 def _standard_retry_after(response: requests.Response) -> float | None:

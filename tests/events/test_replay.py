@@ -53,6 +53,7 @@ def test_a_dead_lettered_order_replayed_once_its_item_exists_makes_exactly_one_i
     dead = world.read(DLQ, expect=2, timeout=45)
     [refused] = [d for d in dead if d["event"]]
     old_id = refused["event"]["event_id"]
+    assert "answered 422" in refused["reason"] and "NEW-SKU" in refused["reason"]  # the gist of Infoplus's answer
 
     dry = run_replay(world, "--dry-run")
     assert dry.returncode == 0
