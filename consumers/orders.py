@@ -8,6 +8,8 @@ fetches from the cart (BigCommerce). Then, in this order:
   re-send old orders as updates (an edit, an archive, a reconciliation sweep), and a warehouse must not ship
   an order fulfilled long before go-live;
 - cancelled, or not paid yet -> skipped with the reason (a later paid version creates it);
+- already fulfilled in the cart (Shopify `fulfilled`, WooCommerce `completed`, BigCommerce Shipped/Completed)
+  -> skipped with the reason: someone else shipped it;
 - otherwise created in Infoplus, exactly once (look before you create).
 """
 from __future__ import annotations
@@ -115,6 +117,9 @@ class OrderHandler:
             return before_go_live
         if order.cancelled:
             return skipped(f"order {order.name} was cancelled in the cart before it reached Infoplus")
+        if order.fulfilled_in_cart:  # shipped by someone else (the merchant, another warehouse): not twice
+            return skipped(f"order {order.name} is already fulfilled in the cart before it reached Infoplus: "
+                           f"not created, so it is not shipped twice")
         if not order.paid:
             return skipped(f"order {order.name} is not paid yet (cart status {order.cart_status or '-'}); "
                            f"it is sent when the cart reports it paid")

@@ -18,6 +18,7 @@ from schemas.order import Address, CartOrder, OrderLine, utc_iso
 
 PAID_STATUS_IDS = frozenset({2, 3, 8, 9, 10, 11, 14})
 CANCELLED_STATUS_IDS = frozenset({4, 5})
+SHIPPED_STATUS_IDS = frozenset({2, 10})  # Shipped, Completed
 ORDER_SCOPES = frozenset({"store/order/created", "store/order/updated", "store/order/statusUpdated"})
 LATEST_UNIX_TIME = 253_402_300_799  # 9999-12-31T23:59:59Z: the orders consumer reads created_at as a datetime
 
@@ -142,6 +143,7 @@ class BigCommerceOrderSchema(_Base):
             created_at=utc_iso(data["date_created"]), updated_at=utc_iso(data["date_modified"]),
             paid=not cancelled and status_id in PAID_STATUS_IDS, cancelled=cancelled,
             cart_status=f"{status_id} {data['status'] or ''}".strip(), lines=data["products"],
+            fulfilled_in_cart=status_id in SHIPPED_STATUS_IDS,
             bill_to=billing["address"], ship_to=_with_email(shipping["address"], email), email=email,
             currency=data["currency_code"] or "", shipping_method=shipping["shipping_method"],
         )

@@ -48,6 +48,8 @@ class CartOrder:
     currency: str = ""
     shipping_method: str = ""
     cart_status: str = ""  # the cart's own status word, for the reasons ops read (e.g. "cancelled", "11")
+    # The cart says every line has already gone out (fulfilled, completed, shipped): someone else shipped it.
+    fulfilled_in_cart: bool = False
 
     def version(self) -> datetime:
         """`updated_at` as an aware time, so versions from different offsets compare correctly."""
@@ -113,6 +115,7 @@ class CartOrderSchema(Schema):
     currency = fields.String(load_default="")
     shipping_method = fields.String(load_default="")
     cart_status = fields.String(load_default="")
+    fulfilled_in_cart = fields.Boolean(load_default=False)  # absent from events published before it existed
 
     @post_load
     def _make(self, data: dict, **kwargs) -> CartOrder:

@@ -63,6 +63,7 @@ class ShopifyOrderSchema(_Base):
     updated_at = fields.DateTime(required=True)
     cancelled_at = fields.DateTime(allow_none=True, load_default=None)
     financial_status = fields.String(allow_none=True, load_default=None)
+    fulfillment_status = fields.String(allow_none=True, load_default=None)  # "fulfilled": every line went out
     currency = fields.String(allow_none=True, load_default="")
     line_items = fields.List(fields.Nested(ShopifyLineItemSchema), required=True, validate=validate.Length(min=1))
     billing_address = fields.Nested(ShopifyAddressSchema, allow_none=True, load_default=None)
@@ -78,6 +79,7 @@ class ShopifyOrderSchema(_Base):
             cart_order_id=str(data["id"]), name=data["name"],
             created_at=data["created_at"].isoformat(), updated_at=data["updated_at"].isoformat(),
             paid=data["financial_status"] in PAID_STATES, cancelled=data["cancelled_at"] is not None,
+            fulfilled_in_cart=data["fulfillment_status"] == "fulfilled",
             lines=data["line_items"], bill_to=_with_email(bill_to, email), ship_to=_with_email(ship_to, email),
             email=email, currency=data["currency"] or "",
             shipping_method=next((line["title"] for line in data["shipping_lines"] if line["title"]), ""),

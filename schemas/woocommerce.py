@@ -103,6 +103,7 @@ class WooOrderSchema(_Base):
             cart_order_id=str(data["id"]), name=f"#{data['number'] or data['id']}",
             created_at=utc_iso(data["date_created_gmt"]), updated_at=utc_iso(data["date_modified_gmt"]),
             paid=not cancelled and is_paid(data), cancelled=cancelled, cart_status=data["status"],
+            fulfilled_in_cart=data["status"] == "completed",
             lines=data["line_items"], bill_to=bill_to, ship_to=_with_email(ship_to, email), email=email,
             currency=data["currency"] or "",
             shipping_method=next((line["method_title"] for line in data["shipping_lines"] if line["method_title"]), ""),

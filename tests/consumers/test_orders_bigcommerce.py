@@ -92,6 +92,16 @@ def test_unpaid_order_is_held_back_until_bigcommerce_confirms_payment(world, bc)
     wait_for_order(world, BC_ID, 2005)
 
 
+def test_an_order_already_shipped_in_bigcommerce_is_not_created(world, bc):
+    bc.add_order(order_id=2007, status_id=2)  # Shipped
+    world.start_consumer("orders")
+
+    post_bc(world, 2007, scope="store/order/updated")
+    [skip] = skips(world, 2007)
+    assert "already fulfilled in the cart" in skip["reason"]
+    assert infoplus_orders(world, BC_ID, 2007) == []
+
+
 def test_an_order_the_store_no_longer_has_is_dead_lettered(world, bc):
     world.start_consumer("orders")
 

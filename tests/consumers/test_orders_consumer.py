@@ -117,6 +117,19 @@ def test_unpaid_order_is_held_back_until_paid(world):
     wait_for_orders(world, 1)
 
 
+def test_an_order_already_fulfilled_in_shopify_is_not_created(world):
+    world.start_consumer("orders")
+    order = {**shopify_order(order_id=7204), "fulfillment_status": "fulfilled"}  # the merchant shipped it
+
+    world.post_shopify_order(order, topic="orders/updated")
+    [skip] = world.read(topics.skipped(topics.CART_ORDERS), timeout=45)
+    assert "already fulfilled in the cart" in skip["reason"] and world.infoplus.orders == []
+
+    world.post_shopify_order({**shopify_order(order_id=7205), "fulfillment_status": "partial"})
+    [created] = wait_for_orders(world, 1)  # partly fulfilled: still sent (README: the rules)
+    assert created["customerOrderNo"] == "101-7205"
+
+
 def test_consumer_killed_mid_stream_and_restarted_creates_every_order_exactly_once(world):
     world.infoplus.delay(0.15, path_regex=ORDER_PATH)  # keep the consumer busy when the kill lands
     consumer = world.start_consumer("orders")

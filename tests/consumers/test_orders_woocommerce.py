@@ -111,6 +111,16 @@ def test_unpaid_order_is_held_back_until_woocommerce_reports_it_paid(world, woo)
     wait_for_order(world, WOO_ID, 1006)
 
 
+def test_an_order_already_completed_in_woocommerce_is_not_created(world, woo):
+    world.start_consumer("orders")
+
+    post_woo(world, woocommerce_order(order_id=1007, status="completed", date_modified=minutes_ago(0)),
+             topic="order.updated")
+    [skip] = skips(world, 1007)
+    assert "already fulfilled in the cart" in skip["reason"]
+    assert infoplus_orders(world, WOO_ID, 1007) == []
+
+
 # -- reconciliation ----------------------------------------------------------------------------------------
 def reconcile_every_second(world) -> None:
     world.overrides["WOOCOMMERCE_RECONCILE_SECONDS"] = "1"
