@@ -49,6 +49,11 @@ BROKER_RETRY_SECONDS = 1.0
 MAX_TRACEBACK_CHARS = 4000  # the end of a traceback says where it failed; keep dead letters readable
 
 
+def _source(record) -> dict:
+    """Where the event sits on its own topic: side records name it, for ops and for cartbridge-replay."""
+    return {"topic": record.topic, "partition": record.partition, "offset": record.offset}
+
+
 def _now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
@@ -235,7 +240,8 @@ class ConsumerEngine:
             self._record_target_skipped(record, envelope, target)
         if outcome.skipped:
             self._publish_side_record(topics.skipped(self.topic), record, {
-                "reason": outcome.reason, "consumer": self.kind, "skipped_at": _now_iso(), "event": envelope.to_dict()})
+                "reason": outcome.reason, "consumer": self.kind, "skipped_at": _now_iso(), "source": _source(record),
+                "event": envelope.to_dict()})
             self.counts["skipped"] += 1
             log.info("%s: skipped event_id=%s connection=%s reason=%s",
                      self.kind, envelope.event_id, envelope.connection_id, outcome.reason)
@@ -247,7 +253,7 @@ class ConsumerEngine:
     def _record_target_skipped(self, record, envelope: Envelope, target: TargetSkipped) -> None:
         self._publish_side_record(topics.skipped(self.topic), record, {
             "reason": target.reason, "code": target.code, "connection_id": target.connection_id,
-            "consumer": self.kind, "skipped_at": _now_iso(), "event": envelope.to_dict()})
+            "consumer": self.kind, "skipped_at": _now_iso(), "source": _source(record), "event": envelope.to_dict()})
         counter = f"skipped.{target.code}"
         self.counts[counter] = self.counts.get(counter, 0) + 1
         log.info("%s: skipped event_id=%s connection=%s code=%s reason=%s (%s so far: %d)", self.kind,
@@ -258,7 +264,7 @@ class ConsumerEngine:
         self._publish_side_record(topics.dead_letters(self.topic), record, {
             "reason": reason, "error": details, "attempts": self._attempts.get((tp, record.offset), 0) + 1,
             "consumer": self.kind, "failed_at": _now_iso(),
-            "source": {"topic": record.topic, "partition": record.partition, "offset": record.offset},
+            "source": _source(record),
             "event": envelope.to_dict() if envelope else None,
             "raw": None if envelope else (record.value or b"").decode("utf-8", "replace"),
         })

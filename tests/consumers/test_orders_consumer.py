@@ -49,6 +49,7 @@ def test_sync_orders_off_skips_with_a_record_then_flipping_it_on_lets_the_next_o
     [skip] = world.read(topics.skipped(topics.CART_ORDERS), timeout=45)
     assert "Sync Orders is off" in skip["reason"]
     assert skip["event"]["payload"]["cart_order_id"] == "7101"
+    assert skip["source"]["topic"] == world.prefix + topics.CART_ORDERS and skip["source"]["offset"] >= 0
     assert world.infoplus.orders == []
 
     world.set_switch(101, "sync_orders", True)
