@@ -20,13 +20,35 @@ from tests.support.world import eventually
 TOPIC = "engine.retry"
 
 
-def test_a_retry_mid_batch_resumes_the_partition_and_every_event_is_handled_once_done(kafka_bootstrap):
-    settings = Settings(kafka_bootstrap_servers=kafka_bootstrap, kafka_topic_prefix=f"t{uuid.uuid4().hex[:10]}.",
-                        kafka_topic_partitions=1, retry_backoff_initial_seconds=0.1)
-    publisher = Publisher(settings)
+def one_partition_settings(bootstrap: str, **overrides) -> Settings:
+    return Settings(kafka_bootstrap_servers=bootstrap, kafka_topic_prefix=f"t{uuid.uuid4().hex[:10]}.",
+                    kafka_topic_partitions=1, **overrides)
+
+
+def publish_numbered(publisher: Publisher, count: int) -> list:
+    """`count` events {"n": 0..count-1} under one key: one partition, in order."""
     envelopes = [make_envelope(event_type="t", source="test", connection_id=None, dedupe_key=str(n),
-                               payload={"n": n}) for n in range(300)]
-    publisher.publish_many(TOPIC, [("key", envelope) for envelope in envelopes])  # one partition, fetched in bulk
+                               payload={"n": n}) for n in range(count)]
+    publisher.publish_many(TOPIC, [("key", envelope) for envelope in envelopes])
+    return envelopes
+
+
+def run_engine_until(engine: ConsumerEngine, condition, timeout: float, message: str) -> None:
+    """Run the engine in a thread until `condition()` holds (then a moment more for strays), then stop it."""
+    runner = threading.Thread(target=engine.run, daemon=True)
+    runner.start()
+    try:
+        eventually(condition, timeout, message=message)
+        time.sleep(0.5)
+    finally:
+        engine.stop()
+        runner.join(timeout=30)
+
+
+def test_a_retry_mid_batch_resumes_the_partition_and_every_event_is_handled_once_done(kafka_bootstrap):
+    settings = one_partition_settings(kafka_bootstrap, retry_backoff_initial_seconds=0.1)
+    publisher = Publisher(settings)
+    publish_numbered(publisher, 300)  # fetched in bulk
     handled: list[int] = []
     refused = threading.Event()
 
@@ -40,25 +62,15 @@ def test_a_retry_mid_batch_resumes_the_partition_and_every_event_is_handled_once
 
     engine = ConsumerEngine(kind=f"retrytest{uuid.uuid4().hex[:6]}", topic=TOPIC, handler=handler,
                             settings=settings, publisher=publisher)
-    runner = threading.Thread(target=engine.run, daemon=True)
-    runner.start()
-    try:
-        eventually(lambda: len(handled) >= 300, 45, message=f"300 events handled (so far {len(handled)})")
-        time.sleep(0.5)
-    finally:
-        engine.stop()
-        runner.join(timeout=30)
+    run_engine_until(engine, lambda: len(handled) >= 300, 45, "300 events handled")
     assert refused.is_set() and sorted(handled) == list(range(300))
     assert engine.counts["retried"] == 1
 
 
 def test_an_unexpected_error_is_retried_then_dead_lettered_and_the_partition_moves_on(kafka_bootstrap):
-    settings = Settings(kafka_bootstrap_servers=kafka_bootstrap, kafka_topic_prefix=f"t{uuid.uuid4().hex[:10]}.",
-                        kafka_topic_partitions=1, retry_backoff_initial_seconds=0.05, unexpected_error_attempts=3)
+    settings = one_partition_settings(kafka_bootstrap, retry_backoff_initial_seconds=0.05, unexpected_error_attempts=3)
     publisher = Publisher(settings)
-    envelopes = [make_envelope(event_type="t", source="test", connection_id=None, dedupe_key=str(n),
-                               payload={"n": n}) for n in range(5)]
-    publisher.publish_many(TOPIC, [("key", envelope) for envelope in envelopes])
+    envelopes = publish_numbered(publisher, 5)
     handled: list[int] = []
     calls_for_poison: list[int] = []
 
@@ -72,13 +84,7 @@ def test_an_unexpected_error_is_retried_then_dead_lettered_and_the_partition_mov
 
     engine = ConsumerEngine(kind=f"bugtest{uuid.uuid4().hex[:6]}", topic=TOPIC, handler=handler,
                             settings=settings, publisher=publisher)
-    runner = threading.Thread(target=engine.run, daemon=True)
-    runner.start()
-    try:
-        eventually(lambda: handled == [0, 1, 3, 4], 30, message=f"the events after the poison one (so far {handled})")
-    finally:
-        engine.stop()
-        runner.join(timeout=30)
+    run_engine_until(engine, lambda: handled == [0, 1, 3, 4], 30, "the events after the poison one handled")
     assert len(calls_for_poison) == 3 and engine.counts["dead_lettered"] == 1
     dead_letters = read_topic(kafka_bootstrap, settings.topic(topics.dead_letters(TOPIC)))
     [dead] = [json.loads(record.value) for record in dead_letters]
