@@ -15,6 +15,8 @@ from config.settings import Settings
 
 log = logging.getLogger(__name__)
 
+LEADERSHIP_METADATA_MAX_AGE_MS = 5_000
+
 
 class _Log(ConsumerRebalanceListener):
     def on_partitions_revoked(self, revoked) -> None:
@@ -32,7 +34,10 @@ class Leadership:
         self._consumer = KafkaConsumer(
             **settings.kafka_client_config(), group_id=settings.topic("cartbridge.poller"),
             enable_auto_commit=False, session_timeout_ms=session_ms, heartbeat_interval_ms=max(100, session_ms // 3),
-            max_poll_records=1)
+            max_poll_records=1,
+            # A copy that joins before the new cursor topic's partitions reach its metadata is assigned nothing,
+            # and kafka-python only looks again at the next refresh (5 minutes by default): no copy would poll.
+            metadata_max_age_ms=LEADERSHIP_METADATA_MAX_AGE_MS)
         self._consumer.subscribe([settings.topic(topic)], listener=_Log())
 
     def held(self) -> bool:
