@@ -7,6 +7,7 @@ rebalances at once; when it dies, after the session timeout. No lock service, no
 from __future__ import annotations
 
 import logging
+import time
 
 from kafka import ConsumerRebalanceListener, KafkaConsumer
 from kafka.errors import KafkaError
@@ -16,6 +17,7 @@ from config.settings import Settings
 log = logging.getLogger(__name__)
 
 LEADERSHIP_METADATA_MAX_AGE_MS = 5_000
+PARTITIONS_WAIT_SECONDS = 30.0
 
 
 class _Log(ConsumerRebalanceListener):
@@ -35,10 +37,19 @@ class Leadership:
             **settings.kafka_client_config(), group_id=settings.topic("cartbridge.poller"),
             enable_auto_commit=False, session_timeout_ms=session_ms, heartbeat_interval_ms=max(100, session_ms // 3),
             max_poll_records=1,
-            # A copy that joins before the new cursor topic's partitions reach its metadata is assigned nothing,
-            # and kafka-python only looks again at the next refresh (5 minutes by default): no copy would poll.
-            metadata_max_age_ms=LEADERSHIP_METADATA_MAX_AGE_MS)
+            metadata_max_age_ms=LEADERSHIP_METADATA_MAX_AGE_MS)  # a later change of the topic is seen soon
+        # A copy that joins before the (often just created) cursor topic's partition is in its metadata is
+        # assigned nothing, and kafka-python 3.0.12 did not rebalance once it appeared: no copy polled.
+        self._wait_for_partitions(settings.topic(topic))
         self._consumer.subscribe([settings.topic(topic)], listener=_Log())
+
+    def _wait_for_partitions(self, topic: str) -> None:
+        deadline = time.monotonic() + PARTITIONS_WAIT_SECONDS
+        while not self._consumer.partitions_for_topic(topic):
+            if time.monotonic() > deadline:
+                log.warning("%s has no partitions in the metadata yet; joining anyway", topic)
+                return
+            time.sleep(0.2)
 
     def held(self) -> bool:
         """Whether this copy leads now (call often: it also keeps the group membership alive)."""
