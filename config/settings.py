@@ -59,6 +59,11 @@ class Settings:
     woocommerce_reconcile_seconds: float = 60.0
 
     @property
+    def http_timeout(self) -> tuple[float, float]:
+        """(connect, read) seconds for every outbound HTTP call."""
+        return (self.http_connect_timeout_seconds, self.http_read_timeout_seconds)
+
+    @property
     def max_event_bytes(self) -> int:
         """The largest Kafka record cartbridge writes: an envelope holds the normalized payload beside the original
         body, so twice the largest body, plus room for the envelope's own fields. Producers and created topics

@@ -258,11 +258,8 @@ def _raise_failures(item: InventoryLevel, pushed: list[_Pushed]) -> None:
 
 
 def build(settings: Settings) -> ConsumerEngine:
-    registry = ConnectionRegistry(settings.connections_file, settings.connections_reload_seconds)
-    # Connections with `switches_from: infoplus` take Sync Inventory from Infoplus (cached briefly).
-    switches = SwitchBoard(registry, InfoplusClient.from_settings(settings), settings.infoplus_switches_ttl_seconds)
-    timeout = (settings.http_connect_timeout_seconds, settings.http_read_timeout_seconds)
-    handler = InventoryHandler(switches, StockWriters(timeout=timeout))
+    switches = SwitchBoard.from_settings(settings, InfoplusClient.from_settings(settings))
+    handler = InventoryHandler(switches, StockWriters(timeout=settings.http_timeout))
     coalesce = {"fetch_min_bytes": FETCH_MIN_BYTES, "fetch_max_wait_ms": settings.inventory_coalesce_ms}
     return ConsumerEngine(kind="inventory", topic=topics.INFOPLUS_INVENTORY, handler=handler, settings=settings,
                           look_ahead=handler.look_ahead, kafka_options=coalesce)

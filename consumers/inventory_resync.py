@@ -183,8 +183,7 @@ def resync_connection(settings: Settings, infoplus: InfoplusClient, connection: 
                       calls_per_second: float | None = None, attempts: int = 5) -> ResyncReport:
     """One full resync of one connection, pacing its cart calls (also run by the poller when the switch turns on)."""
     session = PacedSession(calls_per_second or settings.inventory_resync_calls_per_second)
-    timeout = (settings.http_connect_timeout_seconds, settings.http_read_timeout_seconds)
-    writer = PLATFORMS[connection.platform].stock(connection, timeout=timeout, session=session)
+    writer = PLATFORMS[connection.platform].stock(connection, timeout=settings.http_timeout, session=session)
     report = Resync(connection, infoplus, writer, attempts=attempts).run()
     report.cart_calls = session.calls
     return report

@@ -149,12 +149,8 @@ def _before_go_live(connection: Connection, order: CartOrder) -> Outcome | None:
 
 
 def build(settings: Settings) -> ConsumerEngine:
-    registry = ConnectionRegistry(settings.connections_file, settings.connections_reload_seconds)
     infoplus = InfoplusClient.from_settings(settings)
-    # Connections with `switches_from: infoplus` take Sync Orders from Infoplus (cached briefly).
-    switches = SwitchBoard(registry, infoplus, settings.infoplus_switches_ttl_seconds)
-    timeout = (settings.http_connect_timeout_seconds, settings.http_read_timeout_seconds)
-    handler = OrderHandler(switches, infoplus, cart_timeout=timeout)
+    handler = OrderHandler(SwitchBoard.from_settings(settings, infoplus), infoplus, cart_timeout=settings.http_timeout)
     return ConsumerEngine(kind="orders", topic=topics.CART_ORDERS, handler=handler, settings=settings)
 
 

@@ -171,12 +171,8 @@ class TrackingHandler:
 
 
 def build(settings: Settings) -> ConsumerEngine:
-    registry = ConnectionRegistry(settings.connections_file, settings.connections_reload_seconds)
     infoplus = InfoplusClient.from_settings(settings)
-    # Connections with `switches_from: infoplus` take Sync Tracking Data from Infoplus (cached briefly).
-    switches = SwitchBoard(registry, infoplus, settings.infoplus_switches_ttl_seconds)
-    timeout = (settings.http_connect_timeout_seconds, settings.http_read_timeout_seconds)
-    handler = TrackingHandler(switches, infoplus, timeout=timeout)
+    handler = TrackingHandler(SwitchBoard.from_settings(settings, infoplus), infoplus, timeout=settings.http_timeout)
     return ConsumerEngine(kind="tracking", topic=topics.INFOPLUS_SHIPMENTS, handler=handler, settings=settings)
 
 

@@ -151,8 +151,7 @@ def build(settings: Settings) -> Reconciler:
     registry = ConnectionRegistry(settings.connections_file, settings.connections_reload_seconds)
     publisher = Publisher(settings)
     cursors = CursorStore(settings, topics.WOOCOMMERCE_RECONCILE_CURSORS, publisher)
-    timeout = (settings.http_connect_timeout_seconds, settings.http_read_timeout_seconds)
-    return Reconciler(registry, publisher, cursors, timeout=timeout)
+    return Reconciler(registry, publisher, cursors, timeout=settings.http_timeout)
 
 
 def run(reconciler: Reconciler, interval: float, stop: threading.Event, *, once: bool = False) -> None:

@@ -33,8 +33,7 @@ class InfoplusClient:
     def from_settings(cls, settings: Settings) -> "InfoplusClient":
         if not settings.infoplus_base_url or not settings.infoplus_api_key:
             raise SystemExit("INFOPLUS_BASE_URL and INFOPLUS_API_KEY must be set")
-        timeout = (settings.http_connect_timeout_seconds, settings.http_read_timeout_seconds)
-        return cls(settings.infoplus_base_url, settings.infoplus_api_key, timeout=timeout,
+        return cls(settings.infoplus_base_url, settings.infoplus_api_key, timeout=settings.http_timeout,
                    rate_limit=TokenBucket(settings.infoplus_calls_per_second))
 
     def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:

@@ -15,6 +15,7 @@ import time
 from typing import Callable
 
 from config.connections import ConnectionRegistry
+from config.settings import Settings
 from infoplus.client import InfoplusClient
 from outbound.errors import OutboundError, Permanent, Retryable
 from schemas.connection import Connection
@@ -34,6 +35,13 @@ class SwitchBoard:
         self._clock = clock
         self._cache: dict[int, tuple[float, dict[str, bool]]] = {}
         self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings, infoplus: InfoplusClient) -> "SwitchBoard":
+        """The connections file (reloaded as it changes), with the switches of `switches_from: infoplus`
+        connections read from Infoplus and cached `INFOPLUS_SWITCHES_TTL_SECONDS`."""
+        registry = ConnectionRegistry(settings.connections_file, settings.connections_reload_seconds)
+        return cls(registry, infoplus, settings.infoplus_switches_ttl_seconds)
 
     # The registry's read interface, with switches resolved.
     def get(self, connection_id: int | str | None) -> Connection | None:
