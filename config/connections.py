@@ -16,7 +16,7 @@ from typing import Callable, Iterable, Mapping
 import yaml
 from marshmallow import ValidationError
 
-from schemas.connection import Connection, ConnectionSchema
+from schemas.connection import Connection, ConnectionSchema, WrittenInt
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,14 @@ class _RegistryLoader(yaml.SafeLoader):
 
 
 _RegistryLoader.add_constructor("tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_scalar)
+
+
+def _written_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> WrittenInt:
+    """An integer that remembers its text, for the fields that are text but may be written as a number."""
+    return WrittenInt(yaml.SafeLoader.construct_yaml_int(loader, node), node.value)
+
+
+_RegistryLoader.add_constructor("tag:yaml.org,2002:int", _written_int)
 
 
 class RegistryError(Exception):

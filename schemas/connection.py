@@ -57,6 +57,44 @@ class Connection:
 
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DIGITS = re.compile(r"\s*\d+\s*")
+
+
+class WrittenInt(int):
+    """An integer as the YAML file wrote it: `location_id: 007` reads as 7 in YAML, but is the text `007`.
+
+    config/connections.py's loader makes every YAML integer one of these, so a text field given a number
+    keeps exactly what the operator typed (a secret or store hash of digits, a leading zero)."""
+
+    written: str
+
+    def __new__(cls, value: int, written: str) -> "WrittenInt":
+        number = super().__new__(cls, value)
+        number.written = written
+        return number
+
+
+class Text(fields.String):
+    """Text that may be written as a number: `location_id: 1` (BigCommerce ids are integers), a store hash or a
+    secret of digits. A number becomes the text it was written as; true/false and 1.5 are refused."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs) -> str:
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = value.written if isinstance(value, WrittenInt) else str(value)
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class WholeNumber(fields.Integer):
+    """An id written as a number or as digits in quotes (`lob_id: "10000"`, or a `${VAR}`, which is always
+    text); true/false, 1.5 and "10k" are refused rather than rounded or guessed."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(strict=True, **kwargs)
+
+    def _validated(self, value: Any) -> int:
+        if isinstance(value, str) and _DIGITS.fullmatch(value):
+            value = int(value)
+        return super()._validated(value)
 
 
 class GoLiveMoment(fields.Field):
@@ -92,24 +130,24 @@ class ConnectionSchema(Schema):
     class Meta:
         unknown = RAISE  # a misspelt switch must not silently read as "off"
 
-    id = fields.Integer(required=True, strict=True)
-    name = fields.String(required=True, validate=validate.Length(min=1))
+    id = WholeNumber(required=True)
+    name = Text(required=True, validate=validate.Length(min=1))
     platform = fields.String(required=True, validate=validate.OneOf(PLATFORMS))
-    lob_id = fields.Integer(required=True, strict=True)
-    order_source_id = fields.Integer(required=True, strict=True)
-    warehouse_id = fields.Integer(required=True, strict=True)
-    default_carrier_id = fields.Integer(required=True, strict=True)
-    webhook_secret = fields.String(required=True, validate=validate.Length(min=1))
+    lob_id = WholeNumber(required=True)
+    order_source_id = WholeNumber(required=True)
+    warehouse_id = WholeNumber(required=True)
+    default_carrier_id = WholeNumber(required=True)
+    webhook_secret = Text(required=True, validate=validate.Length(min=1))
     sync_orders = fields.Boolean(load_default=False)
     sync_inventory = fields.Boolean(load_default=False)
     sync_tracking_data = fields.Boolean(load_default=False)
     store_url = fields.Url(require_tld=False)
-    access_token = fields.String()
-    consumer_key = fields.String()
-    consumer_secret = fields.String()
-    store_hash = fields.String()
+    access_token = Text()
+    consumer_key = Text()
+    consumer_secret = Text()
+    store_hash = Text()
     api_base_url = fields.Url(require_tld=False)
-    location_id = fields.String()
+    location_id = Text()
     stop_sales_at_zero = fields.Boolean(load_default=False)
     notify_customer = fields.Boolean(load_default=True)
     woocommerce_shipment_tracking = fields.Boolean(load_default=False)
@@ -123,8 +161,17 @@ class ConnectionSchema(Schema):
         if missing:
             raise ValidationError({name: [f"required for platform {data['platform']}"] for name in missing})
 
+    @validates_schema
+    def _bigcommerce_location(self, data: dict, **kwargs) -> None:
+        """BigCommerce location ids are integers (sent as JSON numbers): say so at load, not at the first write."""
+        location = data.get("location_id")
+        if data.get("platform") == "bigcommerce" and location is not None and not _DIGITS.fullmatch(location):
+            raise ValidationError({"location_id": [f"a BigCommerce location id is a whole number, not {location!r}"]})
+
     @post_load
     def _make(self, data: dict, **kwargs) -> Connection:
+        if data.get("location_id") is not None:
+            data["location_id"] = data["location_id"].strip()
         for name in ("store_url", "api_base_url"):
             if data.get(name):
                 data[name] = data[name].rstrip("/")

@@ -99,3 +99,61 @@ def test_a_bad_orders_since_stops_startup_naming_the_connection_and_the_field(tm
     path.write_text(text(VALID) + f"  orders_since: {written}\n")
     with pytest.raises(RegistryError, match=rf"connection 101 \(Acme\): field 'orders_since': .*{problem}"):
         ConnectionRegistry(str(path), env={"ACME_SECRET": "s"})
+
+
+# -- ids as the platforms write them (issue 13) --------------------------------------------------------------
+BIGCOMMERCE = {"id": 301, "name": "Acme BigCommerce", "platform": "bigcommerce", "store_hash": "abc123",
+               "lob_id": 10000, "order_source_id": 57, "warehouse_id": 1000, "default_carrier_id": 1,
+               "webhook_secret": "client-secret", "access_token": "token"}
+
+
+def load_yaml(yaml_text: str, env: dict | None = None):
+    return parse_connections(yaml_text, "c.yaml", env or {})
+
+
+def test_a_bigcommerce_location_written_as_a_number_is_read_as_that_location():
+    [connection] = load_yaml(text({**BIGCOMMERCE, "location_id": 1})).values()
+    assert connection.location_id == "1"
+    [quoted] = load_yaml(text({**BIGCOMMERCE, "location_id": "1"})).values()
+    assert quoted.location_id == "1"
+
+
+def test_a_bigcommerce_location_that_is_not_a_number_is_refused_at_load():
+    with pytest.raises(RegistryError, match="field 'location_id': a BigCommerce location id is a whole number"):
+        load_yaml(text({**BIGCOMMERCE, "location_id": "gid://shopify/Location/1"}))
+
+
+def test_text_fields_written_as_numbers_keep_exactly_what_was_typed():
+    yaml_text = ("connections:\n"
+                 "  - {id: 301, name: 2024, platform: bigcommerce, store_hash: 0123, lob_id: 10000,\n"
+                 "     order_source_id: 57, warehouse_id: 1000, default_carrier_id: 1,\n"
+                 "     webhook_secret: 000123456, access_token: 99}\n")
+    [connection] = load_yaml(yaml_text).values()
+    # YAML 1.1 reads 0123 as octal 83 and 000123456 as 42798: the operator meant the digits they typed.
+    assert (connection.name, connection.store_hash, connection.webhook_secret, connection.access_token) == \
+        ("2024", "0123", "000123456", "99")
+
+
+def test_numeric_ids_may_be_quoted_or_come_from_a_variable():
+    entry = {**VALID, "id": "101", "lob_id": "${LOB}", "order_source_id": " 55 "}
+    [connection] = parse_connections(text(entry), "c.yaml", {"ACME_SECRET": "s", "LOB": "10000"}).values()
+    assert (connection.id, connection.lob_id, connection.order_source_id) == (101, 10000, 55)
+
+
+@pytest.mark.parametrize("value", [True, 1.5, "10k", "1e3"])
+def test_an_id_that_is_not_a_whole_number_is_refused_not_rounded(value):
+    with pytest.raises(RegistryError, match="field 'lob_id': Not a valid integer"):
+        parse_connections(text({**VALID, "lob_id": value}), "c.yaml", {"ACME_SECRET": "s"})
+
+
+def test_a_switch_written_as_yes_or_from_a_variable_reads_as_on():
+    entry = {**VALID, "sync_inventory": "${INVENTORY}", "sync_tracking_data": "yes"}
+    [connection] = parse_connections(text(entry), "c.yaml", {"ACME_SECRET": "s", "INVENTORY": "true"}).values()
+    assert connection.sync_inventory is True and connection.sync_tracking_data is True
+
+
+def test_the_example_file_is_a_valid_registry():
+    env = {"ACME_WEBHOOK_SECRET": "s", "ACME_SHOPIFY_TOKEN": "t"}
+    with open("config/connections.example.yaml", encoding="utf-8") as handle:
+        [connection] = parse_connections(handle.read(), "example", env).values()
+    assert connection.location_id == "gid://shopify/Location/1"

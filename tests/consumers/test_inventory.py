@@ -293,3 +293,22 @@ def test_a_throttle_in_the_middle_of_a_large_batch_still_lands_every_sku(world, 
     expected = {sku: 500 + n for n, sku in enumerate(skus)}
     eventually(lambda: all(world.shopify.available(s) == q for s, q in expected.items()), 60,
                message="every SKU after the throttle")
+
+
+def test_a_bigcommerce_location_written_as_1_starts_every_process_and_is_sent_as_the_number_1(world, bigc):
+    bigc.add_variant("SKU-1", quantity=5)
+    use_connections(world, bigcommerce_connection(bigc, 103, location_id=1))
+    assert "location_id: 1\n" in world.connections_path.read_text()  # unquoted, as anyone writes it
+    world.overrides["INFOPLUS_WEBHOOK_SECRET"] = PUSH_SECRET
+    processes = [world.start_consumer(kind) for kind in ("orders", "inventory", "tracking", "woocommerce_reconcile")]
+    processes.append(world.start_poller())
+
+    item = {"lobId": LOB, "sku": "SKU-1", "orderableQuantity": 42, "backorder": "No",
+            "modifyDate": "2026-11-27T10:00:00.000Z"}
+    body = json.dumps(item).encode()
+    assert world.post("/webhooks/infoplus/inventory", body, _signed(body)).status_code == 202
+
+    eventually(lambda: bigc.inventory("SKU-1") == 42, 60, message="BigCommerce shows 42")
+    [write] = [call.json for call in bigc.calls if call.method == "PUT" and "adjustments/absolute" in call.path]
+    assert [item["location_id"] for item in write["items"]] == [1]  # a JSON number, as BigCommerce's v3 expects
+    assert [p.running() for p in processes] == [True] * len(processes), world.process_logs()
