@@ -2,7 +2,9 @@
 
 Ops flip a connection's switches by editing the file; every process notices within
 `connections_reload_seconds` (a cheap mtime check on access, no restart, no watcher thread).
-A file that turns bad while running is logged and ignored: the last good registry stays in force.
+A file that turns bad while running is logged and ignored: the last good registry stays in force — also
+for a gunicorn worker that boots while the file is bad: the master reads the file before each fork
+(`hand_down_to_workers`, config/gunicorn.py) and the worker starts from the last good copy it inherits.
 """
 from __future__ import annotations
 
@@ -90,6 +92,34 @@ def parse_connections(text: str, path: str, env: Mapping[str, str]) -> dict[int,
     return connections
 
 
+_Snapshot = tuple[int, dict[int, Connection]]  # (file mtime_ns, connections)
+
+# Set in a pre-fork server's master, inherited by every worker it forks: path -> the last good file read.
+_handed_down: dict[str, _Snapshot] = {}
+
+
+def hand_down_to_workers(path: str, env: Mapping[str, str] | None = None) -> None:
+    """Read the file in the master of a pre-fork server, so a worker forked later boots with the last good
+    registry even if the file has turned bad since. Raises RegistryError only while nothing good was read yet
+    (a cold start with a bad file must refuse to start); afterwards a bad file keeps the previous copy."""
+    try:
+        _handed_down[path] = _read_file(path, os.environ if env is None else env)
+    except RegistryError as error:
+        if path not in _handed_down:
+            raise
+        log.error("connections file is bad; new workers start with the last good one: %s", error)
+
+
+def _read_file(path: str, env: Mapping[str, str]) -> _Snapshot:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            mtime_ns = os.fstat(handle.fileno()).st_mtime_ns
+            text = handle.read()
+    except OSError as error:
+        raise RegistryError(f"cannot read connections file {path}: {error.strerror}") from None
+    return mtime_ns, parse_connections(text, path, env)
+
+
 class ConnectionRegistry:
     """Thread-safe view of the connections file that reloads itself when the file changes."""
 
@@ -100,8 +130,19 @@ class ConnectionRegistry:
         self._env = os.environ if env is None else env
         self._clock = clock
         self._lock = threading.Lock()
-        self._mtime_ns, self._connections = self._read()  # raises at startup: a bad file stops the process
+        self._mtime_ns, self._connections = self._first_read()
+        self._refused_mtime_ns: int | None = None  # a bad file is reported once, not at every check
         self._checked_at = clock()
+
+    def _first_read(self) -> _Snapshot:
+        """The file now; if it is bad, the copy a server's master handed down, else the error stops the process."""
+        try:
+            return self._read()
+        except RegistryError as error:
+            if self._path not in _handed_down:
+                raise
+            log.error("connections file is bad; starting with the last good one the server read: %s", error)
+            return _handed_down[self._path]
 
     def get(self, connection_id: int | str) -> Connection | None:
         try:
@@ -125,18 +166,14 @@ class ConnectionRegistry:
 
     def _reload_if_changed(self) -> None:
         try:
-            if os.stat(self._path).st_mtime_ns == self._mtime_ns:
+            mtime_ns = os.stat(self._path).st_mtime_ns
+            if mtime_ns in (self._mtime_ns, self._refused_mtime_ns):
                 return
+            self._refused_mtime_ns = mtime_ns
             self._mtime_ns, self._connections = self._read()
             log.info("connections file %s reloaded: %d connections", self._path, len(self._connections))
         except (OSError, RegistryError) as error:
             log.error("connections file not reloaded, the previous one stays in force: %s", error)
 
-    def _read(self) -> tuple[int, dict[int, Connection]]:
-        try:
-            with open(self._path, encoding="utf-8") as handle:
-                mtime_ns = os.fstat(handle.fileno()).st_mtime_ns
-                text = handle.read()
-        except OSError as error:
-            raise RegistryError(f"cannot read connections file {self._path}: {error.strerror}") from None
-        return mtime_ns, parse_connections(text, self._path, self._env)
+    def _read(self) -> _Snapshot:
+        return _read_file(self._path, self._env)

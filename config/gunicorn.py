@@ -15,3 +15,25 @@ accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 wsgi_app = "webhooks:create_app()"
+
+
+def _connections_file() -> str:
+    from config.settings import Settings
+    return Settings.from_env().connections_file
+
+
+def on_starting(server) -> None:
+    """Master, cold start: a bad connections file refuses to start, with the reason (nothing could serve)."""
+    from config.connections import RegistryError, hand_down_to_workers
+    try:
+        hand_down_to_workers(_connections_file())
+    except RegistryError as error:
+        raise SystemExit(f"cannot start: {error}") from None
+
+
+def pre_fork(server, worker) -> None:
+    """Master, before every fork: a worker booting while the file is bad (one recycled after a timeout, the second
+    of a fresh start) starts with the last good registry instead of failing to boot — which would make gunicorn
+    shut the whole server down."""
+    from config.connections import hand_down_to_workers
+    hand_down_to_workers(_connections_file())  # never raises once the cold start read a good file
