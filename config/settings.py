@@ -57,6 +57,14 @@ class Settings:
     inventory_resync_calls_per_second: float = 2.0
     # WooCommerce never retries a webhook: reconciliation lists orders modified since its cursor this often.
     woocommerce_reconcile_seconds: float = 60.0
+    # Tracking: a carton Infoplus wrote before its order shows shipped waits on infoplus.shipments.retry — looked at
+    # again after 1 min, doubling to every 30 min — for up to a day (labels printed in the morning, shipping
+    # confirmed at the end of the day, or the next), then dead-lettered.
+    tracking_wait_for_shipped_seconds: float = 86_400.0
+    defer_first_delay_seconds: float = 60.0
+    defer_max_delay_seconds: float = 1_800.0
+    # Processes other than web serve /metrics, /healthz, /readyz here (DESIGN.md "Metrics"); None: no port.
+    metrics_port: int | None = None
 
     @property
     def http_timeout(self) -> tuple[float, float]:
@@ -99,6 +107,11 @@ class Settings:
                 env.get("INVENTORY_RESYNC_CALLS_PER_SECOND", defaults.inventory_resync_calls_per_second)),
             woocommerce_reconcile_seconds=float(
                 env.get("WOOCOMMERCE_RECONCILE_SECONDS", defaults.woocommerce_reconcile_seconds)),
+            tracking_wait_for_shipped_seconds=float(
+                env.get("TRACKING_WAIT_FOR_SHIPPED_SECONDS", defaults.tracking_wait_for_shipped_seconds)),
+            defer_first_delay_seconds=float(env.get("DEFER_FIRST_DELAY_SECONDS", defaults.defer_first_delay_seconds)),
+            defer_max_delay_seconds=float(env.get("DEFER_MAX_DELAY_SECONDS", defaults.defer_max_delay_seconds)),
+            metrics_port=int(env["METRICS_PORT"]) if env.get("METRICS_PORT") else None,
         )
 
     def topic(self, name: str) -> str:

@@ -7,6 +7,8 @@ Guarantees:
   back-off (or the server's Retry-After) is over, while the loop keeps polling: the group membership stays
   alive, other partitions keep flowing, and one entity's events stay in order.
 - A Permanent failure or an InvalidEvent is dead-lettered with a structured reason, then committed.
+- NotYet (what the event needs is still to come) parks it on `<topic>.retry` until it is due, when the consumer
+  has a DeferPolicy: the partition's other events keep flowing (consumers/deferral.py).
 - Any other exception (a bug) is retried like a Retryable, then after `unexpected_error_attempts` dead-lettered
   with its traceback: one poison event must not hold up every later event of its partition.
 - stop() (SIGTERM) lets the event in flight finish (every outbound call has a timeout), commits, and closes.
@@ -18,6 +20,7 @@ Guarantees:
 """
 from __future__ import annotations
 
+import json
 import logging
 import random
 import threading
@@ -33,7 +36,9 @@ from kafka.structs import OffsetAndMetadata, TopicPartition
 from marshmallow import ValidationError
 
 from config.settings import Settings
-from consumers.outcomes import InvalidEvent, Outcome, TargetSkipped
+from consumers.deferral import DeferPolicy, Deferred, decode_deferred, waited
+from consumers.observer import NO_OBSERVER, EngineObserver
+from consumers.outcomes import InvalidEvent, NotYet, Outcome, TargetSkipped
 from events import topics
 from events.publisher import BrokerUnavailable, Publisher
 from outbound.errors import Permanent, Retryable
@@ -52,6 +57,14 @@ MAX_TRACEBACK_CHARS = 4000  # the end of a traceback says where it failed; keep 
 def _source(record) -> dict:
     """Where the event sits on its own topic: side records name it, for ops and for cartbridge-replay."""
     return {"topic": record.topic, "partition": record.partition, "offset": record.offset}
+
+
+class _NotDue(Exception):
+    """The head record of a retry partition is not due yet: wait `delay` seconds before reading it again."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__(f"due in {delay:.1f}s")
+        self.delay = delay
 
 
 def _now_iso() -> str:
@@ -74,9 +87,12 @@ class _CommitOnRevoke(ConsumerRebalanceListener):
 class ConsumerEngine:
     def __init__(self, *, kind: str, topic: str, handler: Handler, settings: Settings,
                  publisher: Publisher | None = None, clock: Callable[[], float] = time.monotonic,
-                 look_ahead: LookAhead | None = None, kafka_options: Mapping[str, Any] | None = None) -> None:
+                 look_ahead: LookAhead | None = None, kafka_options: Mapping[str, Any] | None = None,
+                 defer: DeferPolicy | None = None, wall_clock: Callable[[], float] = time.time) -> None:
         self.kind = kind
         self.topic = topic
+        self._defer_policy = defer  # None: a NotYet is dead-lettered at once
+        self._wall_clock = wall_clock
         self._handler = handler
         self._look_ahead = look_ahead
         self._kafka_options = dict(kafka_options or {})  # e.g. fetch_min_bytes / fetch_max_wait_ms
@@ -91,6 +107,7 @@ class ConsumerEngine:
         self._attempts: dict[tuple[TopicPartition, int], int] = {}
         self._recent: OrderedDict[str, None] = OrderedDict()  # event ids handled by this process
         self.counts: dict[str, int] = {"done": 0, "skipped": 0, "dead_lettered": 0, "retried": 0, "duplicate": 0}
+        self.observer: EngineObserver = NO_OBSERVER  # metrics and readiness (consumers.runner installs them)
 
     # -- lifecycle -------------------------------------------------------------------------------------------
     def stop(self) -> None:
@@ -101,7 +118,8 @@ class ConsumerEngine:
         self._consumer = self._when_kafka_answers(self._start_consumer)
         if self._consumer is None:  # stopped before Kafka ever answered
             return
-        self._consumer.subscribe([self._settings.topic(self.topic)], listener=_CommitOnRevoke(self))
+        self._consumer.subscribe([self._settings.topic(name) for name in self._input_topics()],
+                                 listener=_CommitOnRevoke(self))
         log.info("%s consumer started: group=%s topic=%s", self.kind, self._group_id(), self._settings.topic(self.topic))
         try:
             while not self._stopping.is_set():
@@ -119,8 +137,12 @@ class ConsumerEngine:
                 self._stopping.wait(BROKER_RETRY_SECONDS)
         return None
 
+    def _input_topics(self) -> list[str]:
+        return [self.topic, topics.retry(self.topic)] if self._defer_policy else [self.topic]
+
     def _start_consumer(self) -> KafkaConsumer:
-        topics.ensure_topics(self._settings, [self.topic, topics.dead_letters(self.topic), topics.skipped(self.topic)])
+        topics.ensure_topics(self._settings,
+                             [*self._input_topics(), topics.dead_letters(self.topic), topics.skipped(self.topic)])
         return self._create_consumer()
 
     def _create_consumer(self) -> KafkaConsumer:
@@ -157,6 +179,7 @@ class ConsumerEngine:
             log.warning("%s: poll failed (%s); retrying", self.kind, error)
             self._stopping.wait(BROKER_RETRY_SECONDS)
             return
+        self.observer.polled(self._consumer)
         for tp, records in batch.items():
             if self._stopping.is_set():
                 break
@@ -172,6 +195,9 @@ class ConsumerEngine:
                 self._process_record(record, redundant)
             except Retryable as error:
                 self._retry_later(tp, record.offset, error)
+                return
+            except _NotDue as not_due:
+                self._wait(tp, record.offset, not_due.delay)
                 return
             self._attempts.pop((tp, record.offset), None)
             self._next_offsets[tp] = record.offset + 1
@@ -193,38 +219,85 @@ class ConsumerEngine:
 
     def _process_record(self, record, redundant: Container[str] = frozenset()) -> None:
         try:
-            envelope = decode_envelope(record.value)
+            envelope, deferred = self._decode(record)
         except (ValueError, ValidationError) as error:
             self._dead_letter(record, None, f"undecodable event: {error}", {})
             return
         if envelope.event_id in self._recent:
             self.counts["duplicate"] += 1
+            self.observer.handled(self.kind, envelope.connection_id, "duplicate")
             log.info("%s: duplicate event_id=%s ignored", self.kind, envelope.event_id)
             return
         if envelope.event_id in redundant:
             self.counts["superseded"] = self.counts.get("superseded", 0) + 1
+            self.observer.handled(self.kind, envelope.connection_id, "superseded")
             log.info("%s: superseded event_id=%s: a newer event for the same key follows in this batch",
                      self.kind, envelope.event_id)
             return
-        self._handle(record, envelope)
-        self._remember(envelope.event_id)
+        if self._handle(record, envelope, deferred):
+            self._remember(envelope.event_id)  # only effects: a skipped or dead-lettered event may be replayed
 
-    def _handle(self, record, envelope: Envelope) -> None:
+    def _decode(self, record) -> tuple[Envelope, Deferred | None]:
+        """The envelope, and for a record of `<topic>.retry` the Deferred around it (_NotDue until it is due)."""
+        if self._defer_policy is None or record.topic != self._settings.topic(topics.retry(self.topic)):
+            return decode_envelope(record.value), None
+        deferred = decode_deferred(record.value)
+        wait = deferred.due_at - self._wall_clock()
+        if wait > 0:
+            raise _NotDue(wait)
+        return decode_envelope(json.dumps(deferred.event).encode()), deferred
+
+    def _call_handler(self, envelope: Envelope) -> Outcome:
+        started = time.perf_counter()
         try:
-            outcome = self._handler(envelope)
+            return self._handler(envelope)
+        finally:
+            self.observer.handling_took(self.kind, time.perf_counter() - started)
+
+    def _handle(self, record, envelope: Envelope, deferred: Deferred | None = None) -> bool:
+        """Run the handler and record what came of it; True when the effect happened (or had already)."""
+        source = deferred.source if deferred else _source(record)  # side records name where the event first sat
+        try:
+            outcome = self._call_handler(envelope)
         except (Permanent, InvalidEvent) as error:
             details = error.details() if isinstance(error, Permanent) else error.details
-            self._dead_letter(record, envelope, error.reason, details)
+            self._dead_letter(record, envelope, error.reason, details, source)
         except ValidationError as error:  # a payload this consumer cannot read: poison, not transient
-            self._dead_letter(record, envelope, "event payload failed validation", {"messages": error.messages})
+            self._dead_letter(record, envelope, "event payload failed validation", {"messages": error.messages},
+                              source)
+        except NotYet as error:
+            self._not_yet(record, envelope, error, deferred)
         except Retryable:
             raise
         except Exception as error:  # a bug: never lose the event, never crash the group
-            self._unexpected(record, envelope, error)
+            self._unexpected(record, envelope, error, source)
         else:
-            self._record_outcome(record, envelope, outcome)
+            return self._record_outcome(record, envelope, outcome, source)
+        return False
 
-    def _unexpected(self, record, envelope: Envelope, error: Exception) -> None:
+    def _not_yet(self, record, envelope: Envelope, error: NotYet, deferred: Deferred | None) -> None:
+        """Park the event on `<topic>.retry` until its next look, or dead-letter it once the wait is over."""
+        now, policy = self._wall_clock(), self._defer_policy
+        source = deferred.source if deferred else _source(record)
+        first = deferred.first_deferred_at if deferred else now
+        looks = (deferred.looks if deferred else 0) + 1
+        if policy is None or now - first >= policy.give_up_after:
+            reason = error.reason if policy is None else f"{error.reason} (still so after {waited(now - first)}, " \
+                                                         f"{looks} looks)"
+            self._dead_letter(record, envelope, reason, error.details, source)
+            return
+        due_at = now + policy.delay(looks)
+        parked = Deferred(event=envelope.to_dict(), due_at=due_at, first_deferred_at=first, looks=looks,
+                          reason=error.reason, source=source)
+        try:
+            self._publisher.publish_record(topics.retry(self.topic), record.key, parked.to_dict())
+        except BrokerUnavailable as unavailable:  # not parked, so not done: retry the event later
+            raise Retryable(f"could not write to {topics.retry(self.topic)}: {unavailable}") from unavailable
+        self.counts["deferred"] = self.counts.get("deferred", 0) + 1
+        log.info("%s: deferred event_id=%s connection=%s look %d, next in %.0fs: %s", self.kind,
+                 envelope.event_id, envelope.connection_id, looks, due_at - now, error.reason)
+
+    def _unexpected(self, record, envelope: Envelope, error: Exception, source: dict) -> None:
         """Retry it, loudly, in case it passes; after `unexpected_error_attempts`, dead-letter it with the
         traceback so the partition moves on (fix the cause, then replay it from the dead letters)."""
         log.exception("%s: unexpected error on event_id=%s", self.kind, envelope.event_id)
@@ -233,42 +306,48 @@ class ConsumerEngine:
         if attempts < self._settings.unexpected_error_attempts:
             raise Retryable(reason) from error
         trace = "".join(traceback.format_exception(error))[-MAX_TRACEBACK_CHARS:]
-        self._dead_letter(record, envelope, f"{reason} (after {attempts} attempts)", {"traceback": trace})
+        self._dead_letter(record, envelope, f"{reason} (after {attempts} attempts)", {"traceback": trace}, source)
 
-    def _record_outcome(self, record, envelope: Envelope, outcome: Outcome) -> None:
+    def _record_outcome(self, record, envelope: Envelope, outcome: Outcome, source: dict) -> bool:
         for target in outcome.targets_skipped:  # recorded before the event counts as done
-            self._record_target_skipped(record, envelope, target)
+            self._record_target_skipped(record, envelope, target, source)
         if outcome.skipped:
             self._publish_side_record(topics.skipped(self.topic), record, {
-                "reason": outcome.reason, "consumer": self.kind, "skipped_at": _now_iso(), "source": _source(record),
-                "event": envelope.to_dict()})
+                "reason": outcome.reason, "code": outcome.code, "consumer": self.kind, "skipped_at": _now_iso(),
+                "source": source, "event": envelope.to_dict()})
             self.counts["skipped"] += 1
+            self.observer.handled(self.kind, envelope.connection_id, "skipped", outcome.code)
             log.info("%s: skipped event_id=%s connection=%s reason=%s",
                      self.kind, envelope.event_id, envelope.connection_id, outcome.reason)
-        else:
-            self.counts["done"] += 1
-            log.info("%s: done event_id=%s connection=%s %s",
-                     self.kind, envelope.event_id, envelope.connection_id, outcome.reason)
+            return False
+        self.counts["done"] += 1
+        self.observer.handled(self.kind, envelope.connection_id, "done")
+        log.info("%s: done event_id=%s connection=%s %s",
+                 self.kind, envelope.event_id, envelope.connection_id, outcome.reason)
+        return True
 
-    def _record_target_skipped(self, record, envelope: Envelope, target: TargetSkipped) -> None:
+    def _record_target_skipped(self, record, envelope: Envelope, target: TargetSkipped, source: dict) -> None:
         self._publish_side_record(topics.skipped(self.topic), record, {
             "reason": target.reason, "code": target.code, "connection_id": target.connection_id,
-            "consumer": self.kind, "skipped_at": _now_iso(), "source": _source(record), "event": envelope.to_dict()})
+            "consumer": self.kind, "skipped_at": _now_iso(), "source": source, "event": envelope.to_dict()})
         counter = f"skipped.{target.code}"
         self.counts[counter] = self.counts.get(counter, 0) + 1
+        self.observer.handled(self.kind, target.connection_id, "skipped", target.code)
         log.info("%s: skipped event_id=%s connection=%s code=%s reason=%s (%s so far: %d)", self.kind,
                  envelope.event_id, target.connection_id, target.code, target.reason, counter, self.counts[counter])
 
-    def _dead_letter(self, record, envelope: Envelope | None, reason: str, details: dict) -> None:
+    def _dead_letter(self, record, envelope: Envelope | None, reason: str, details: dict,
+                     source: dict | None = None) -> None:
         tp = TopicPartition(record.topic, record.partition)
         self._publish_side_record(topics.dead_letters(self.topic), record, {
             "reason": reason, "error": details, "attempts": self._attempts.get((tp, record.offset), 0) + 1,
             "consumer": self.kind, "failed_at": _now_iso(),
-            "source": _source(record),
+            "source": source or _source(record),
             "event": envelope.to_dict() if envelope else None,
             "raw": None if envelope else (record.value or b"").decode("utf-8", "replace"),
         })
         self.counts["dead_lettered"] += 1
+        self.observer.dead_lettered(self.kind, envelope, reason, details)
         log.warning("%s: dead-lettered event_id=%s reason=%s",
                     self.kind, envelope.event_id if envelope else "?", reason)
 
@@ -291,8 +370,16 @@ class ConsumerEngine:
         self._consumer.pause(tp)
         self._paused_until[tp] = self._clock() + delay
         self.counts["retried"] += 1
+        self.observer.retried(self.kind, error.reason, error.details())
         log.warning("%s: retrying %s[%d]@%d in %.1fs (attempt %d): %s",
                     self.kind, tp.topic, tp.partition, offset, delay, attempts, error.reason)
+
+    def _wait(self, tp: TopicPartition, offset: int, delay: float) -> None:
+        """A parked event not due yet: read its retry partition again when it is (no attempt, no warning)."""
+        self._consumer.seek(tp, offset)
+        self._consumer.pause(tp)
+        self._paused_until[tp] = self._clock() + delay
+        log.debug("%s: %s[%d]@%d is due in %.1fs", self.kind, tp.topic, tp.partition, offset, delay)
 
     def _backoff(self, attempts: int) -> float:
         base = self._settings.retry_backoff_initial_seconds * 2 ** (attempts - 1)

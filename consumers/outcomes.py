@@ -19,6 +19,8 @@ class Outcome:
     reason: str
     # Per-target skips of a fanned-out event: one `<topic>.skipped` record each, published before the commit.
     targets_skipped: tuple[TargetSkipped, ...] = ()
+    # Why it was skipped, for machines (a metric label, a filter in the ops console): "sync_off", "unpaid" …
+    code: str = ""
 
 
 def done(reason: str, targets_skipped: tuple[TargetSkipped, ...] = ()) -> Outcome:
@@ -26,13 +28,27 @@ def done(reason: str, targets_skipped: tuple[TargetSkipped, ...] = ()) -> Outcom
     return Outcome(False, reason, targets_skipped)
 
 
-def skipped(reason: str) -> Outcome:
-    """Deliberately not acted on (a switch is off, the order is unpaid …): recorded on `<topic>.skipped`, commit."""
-    return Outcome(True, reason)
+def skipped(reason: str, code: str = "other") -> Outcome:
+    """Deliberately not acted on (a switch is off, the order is unpaid …): recorded on `<topic>.skipped`, commit.
+
+    `code` is the reason in one word (`sync_off`, `stale`, `unpaid` …): the reason text names ids and versions, the
+    code is what metrics count by and ops filter by."""
+    return Outcome(True, reason, code=code)
 
 
 class InvalidEvent(Exception):
     """The event itself can never be processed (unknown connection, no SKU …): dead-letter it."""
+
+    def __init__(self, reason: str, **details: object) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.details = details
+
+
+class NotYet(Exception):
+    """The event is fine, but what it needs has not happened yet (a carton read before its order shows shipped):
+    look again later without holding up the partition (consumers/deferral.py); dead-lettered with this reason
+    only once the consumer's wait bound has passed."""
 
     def __init__(self, reason: str, **details: object) -> None:
         super().__init__(reason)

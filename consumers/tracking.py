@@ -9,8 +9,9 @@ look-before-write).
 
 Outcomes: written or already there -> done; switch off -> skipped record; an order that did not come from a
 cart connection at all (entered by hand, EDI …) -> skipped; an order that cannot be matched (not in Infoplus,
-customerOrderNo not ours, connection unknown or pointing elsewhere, nothing shipped) -> dead-letter with the
-reason; cart 429/5xx/timeouts -> retried by the engine.
+customerOrderNo not ours, connection unknown or pointing elsewhere) -> dead-letter with the reason; a carton
+whose order does not show anything shipped yet -> deferred (consumers/deferral.py) and looked at again, for up to
+TRACKING_WAIT_FOR_SHIPPED_SECONDS, then dead-lettered; cart 429/5xx/timeouts -> retried by the engine.
 """
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ from carts.tracking import Parcel, TrackingUpdate, TrackingWriter
 from config.connections import ConnectionRegistry
 from config.settings import Settings
 from consumers.engine import ConsumerEngine
-from consumers.outcomes import InvalidEvent, Outcome, done, skipped
+from consumers.deferral import DeferPolicy
+from consumers.outcomes import InvalidEvent, NotYet, Outcome, done, skipped
 from consumers.runner import run_consumer
 from events import topics
 from infoplus.client import InfoplusClient
@@ -65,14 +67,14 @@ class TrackingHandler:
         shipment = _SHIPMENT.load(envelope.payload)
         if shipment.status.lower() in VOID_STATUSES:
             return skipped(f"shipment {shipment.tracking_no} of Infoplus order {order_number(shipment.order_no)} is "
-                           f"{shipment.status}: a voided label is not sent to the shopper")
+                           f"{shipment.status}: a voided label is not sent to the shopper", "void")
         order = self._infoplus_order(shipment)
         match = self._match(order)
         if isinstance(match, Outcome):
             return match
         if not match.connection.sync_tracking_data:  # read now: a flip applies to queued shipments too
             return skipped(f"Sync Tracking Data is off for connection {match.connection.id}; tracking "
-                           f"{shipment.tracking_no} of Infoplus order {order.number} was not sent to the cart")
+                           f"{shipment.tracking_no} of Infoplus order {order.number} was not sent to the cart", "sync_off")
         update = self._update(match, shipment)
         return done(self._writer(match.connection).write(update))
 
@@ -106,7 +108,7 @@ class TrackingHandler:
         sources = [c for c in self._registry.for_lob(order.lob_id) if c.order_source_id == order.order_source_id]
         if not sources:
             return skipped(f"Infoplus order {order.number} (LOB {order.lob_id}, order source "
-                           f"{order.order_source_id}) did not come from a cart connection: no cart to update")
+                           f"{order.order_source_id}) did not come from a cart connection: no cart to update", "not_from_cart")
         raise InvalidEvent(f"Infoplus order {order.number} is from order source {order.order_source_id} "
                            f"(connection {sources[0].id}), but its customerOrderNo {order.customer_order_no!r} is "
                            f"not '<connection id>-<cart order id>', so the cart order cannot be found",
@@ -124,10 +126,9 @@ class TrackingHandler:
     def _update(self, match: _Match, shipment: ShipmentRecord) -> TrackingUpdate:
         order = match.order
         shipped = order.shipped_by_sku()
-        if not shipped:
-            raise InvalidEvent(f"Infoplus order {order.number} has shipment {shipment.tracking_no}, but none of its "
-                               f"lines reports a shipped quantity (status {order.status!r}); replay once it does",
-                               order_no=order.number)
+        if not shipped:  # Infoplus writes the carton and the order's shipped quantities separately: wait for them
+            raise NotYet(f"Infoplus order {order.number} has shipment {shipment.tracking_no}, but none of its lines "
+                         f"reports a shipped quantity yet (status {order.status!r})", order_no=order.number)
         return TrackingUpdate(
             cart_order_id=match.cart_order_id, infoplus_order_no=order.number,
             parcels=self._parcels(order, shipment), shipped=shipped,
@@ -173,7 +174,10 @@ class TrackingHandler:
 def build(settings: Settings) -> ConsumerEngine:
     infoplus = InfoplusClient.from_settings(settings)
     handler = TrackingHandler(SwitchBoard.from_settings(settings, infoplus), infoplus, timeout=settings.http_timeout)
-    return ConsumerEngine(kind="tracking", topic=topics.INFOPLUS_SHIPMENTS, handler=handler, settings=settings)
+    wait = DeferPolicy(settings.defer_first_delay_seconds, settings.defer_max_delay_seconds,
+                       settings.tracking_wait_for_shipped_seconds)
+    return ConsumerEngine(kind="tracking", topic=topics.INFOPLUS_SHIPMENTS, handler=handler, settings=settings,
+                          defer=wait)
 
 
 def main() -> None:

@@ -29,8 +29,18 @@ def skipped(topic: str) -> str:
     return f"{topic}.skipped"
 
 
+def retry(topic: str) -> str:
+    """Where events that wait for something still to come (consumers/deferral.py) sit until they are due."""
+    return f"{topic}.retry"
+
+
+# Main topics whose consumer waits on `<topic>.retry` (a carton seen before its order shows shipped).
+DEFERRING_TOPICS = (INFOPLUS_SHIPMENTS,)
+
+
 def all_topics() -> list[str]:
-    return [name for topic in MAIN_TOPICS for name in (topic, dead_letters(topic), skipped(topic))]
+    names = [name for topic in MAIN_TOPICS for name in (topic, dead_letters(topic), skipped(topic))]
+    return names + [retry(topic) for topic in DEFERRING_TOPICS]
 
 
 def ensure_topics(settings: Settings, names: list[str]) -> None:

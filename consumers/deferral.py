@@ -1,0 +1,82 @@
+"""Waiting for something that has not happened yet, without holding up anything else.
+
+A handler raises `NotYet` when an event is fine but what it needs is still to come — a carton Infoplus wrote
+before the order itself shows shipped. Retrying in place (pause, seek back) would stop every later event of the
+partition for hours, so the engine instead writes the event to `<topic>.retry` with the moment it is due, and
+commits the original: the wait is durable in Kafka, and the partition's other events keep flowing.
+
+The engine consumes `<topic>.retry` beside the topic itself. Records there are handled in order; one not due yet
+pauses only its retry partition until it is (the loop keeps polling). Looks are spaced `first_delay`, doubling,
+up to `max_delay`; a record behind a later-due one can wait at most `max_delay` longer than its own due time.
+After `give_up_after` since the first look, the event is dead-lettered with the handler's reason.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from marshmallow import RAISE, Schema, fields, post_load
+
+
+@dataclass(frozen=True)
+class DeferPolicy:
+    """How a consumer waits: first delay, cap on the delay, and how long before it gives up (seconds)."""
+
+    first_delay: float
+    max_delay: float
+    give_up_after: float
+
+    def delay(self, looks: int) -> float:
+        """The wait before look `looks + 1` (looks made so far: 1, 2, …)."""
+        return min(self.max_delay, self.first_delay * 2 ** max(0, looks - 1))
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """One event waiting on `<topic>.retry`: the envelope, when it is due, and how long it has waited."""
+
+    event: dict[str, Any]  # the envelope, as on the original topic
+    due_at: float  # Unix time: looks cross processes, so not a monotonic clock
+    first_deferred_at: float
+    looks: int  # how many times the handler said "not yet"
+    reason: str  # the handler's last "not yet", for ops reading the topic
+    source: dict[str, Any]  # where the event first sat (topic, partition, offset): dead letters name it
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class _DeferredSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    event = fields.Dict(required=True)
+    due_at = fields.Float(required=True)
+    first_deferred_at = fields.Float(required=True)
+    looks = fields.Integer(required=True, strict=True)
+    reason = fields.String(required=True)
+    source = fields.Dict(required=True)
+
+    @post_load
+    def _make(self, data: dict, **kwargs) -> Deferred:
+        return Deferred(**data)
+
+
+_SCHEMA = _DeferredSchema()
+
+
+def decode_deferred(value: bytes | None) -> Deferred:
+    """Raises ValueError or marshmallow.ValidationError for a record that is not a Deferred."""
+    if not value:
+        raise ValueError("empty record")
+    return _SCHEMA.load(json.loads(value))
+
+
+def waited(seconds: float) -> str:
+    """`3 h 20 min`, `45 s`: how long an event waited, for a dead letter's reason."""
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min {secs} s" if minutes else f"{secs} s"
