@@ -37,3 +37,15 @@ def pre_fork(server, worker) -> None:
     shut the whole server down."""
     from config.connections import hand_down_to_workers
     hand_down_to_workers(_connections_file())  # never raises once the cold start read a good file
+
+
+def when_ready(server) -> None:
+    """Master, before the first worker: a fresh directory for the workers' metric files (multiprocess mode)."""
+    from metrics.multiproc import prepare_multiprocess_dir
+    prepare_multiprocess_dir()
+
+
+def child_exit(server, worker) -> None:
+    """Master, a worker exited: its live gauges leave the sum /metrics reports."""
+    from metrics.multiproc import worker_exited
+    worker_exited(worker.pid)

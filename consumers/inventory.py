@@ -136,7 +136,7 @@ class InventoryHandler:
         item = _LEVEL.load(envelope.payload)
         connections = self._registry.for_lob(item.lob_id)
         if not connections:
-            return skipped(f"no connection has LOB {item.lob_id}; SKU {item.sku} was not sent anywhere")
+            return skipped(f"no connection has LOB {item.lob_id}; SKU {item.sku} was not sent anywhere", "no_connection")
         pushed = [self._push(connection, item, envelope.event_id) for connection in connections]
         _raise_failures(item, pushed)
         summary = "; ".join(f"connection {p.connection_id}: {p.note}" for p in pushed)

@@ -36,7 +36,7 @@ class OrderChanges:
         created_from = recorded_version(parent)
         if created_from is not None and order.version() < created_from:
             return skipped(f"stale: order {order.name} version {order.updated_at} is older than the version "
-                           f"Infoplus order {number} was created from ({created_from.isoformat()})")
+                           f"Infoplus order {number} was created from ({created_from.isoformat()})", "stale")
         if is_cancelled(parent):
             return done(f"Infoplus order {number} is cancelled; nothing to forward for {order.name}")
         if order.cancelled:

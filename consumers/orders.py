@@ -52,7 +52,7 @@ class OrderHandler:
     def __call__(self, envelope: Envelope) -> Outcome:
         connection = self._connection(envelope)
         if not connection.sync_orders:  # read now, not at publish time: flips apply to queued events too
-            return skipped(f"Sync Orders is off for connection {connection.id}")
+            return skipped(f"Sync Orders is off for connection {connection.id}", "sync_off")
         stale = self._stale_reference(connection, envelope)
         if stale is not None:
             return stale
@@ -75,7 +75,7 @@ class OrderHandler:
         if newest is None:
             return None
         return skipped(f"stale: a change to order {reference.get('order_id')} announced at {announced.isoformat()} "
-                       f"is older than version {newest.isoformat()} already handled")
+                       f"is older than version {newest.isoformat()} already handled", "stale")
 
     def _read_order(self, connection: Connection, envelope: Envelope) -> CartOrder:
         if envelope.type == ORDER_EVENT:
@@ -101,7 +101,7 @@ class OrderHandler:
         newest = self._memory.newer_than(key, order.version())
         if newest is not None:
             return skipped(f"stale: order {order.name} version {order.updated_at} is older than version "
-                           f"{newest.isoformat()} already handled")
+                           f"{newest.isoformat()} already handled", "stale")
         try:
             return self._handle(connection, order, event_id)
         finally:  # a retry of this same event has the same version, so it is never taken for stale
@@ -116,13 +116,13 @@ class OrderHandler:
         if before_go_live is not None:  # ahead of the paid rule: "sent when paid" would not be true
             return before_go_live
         if order.cancelled:
-            return skipped(f"order {order.name} was cancelled in the cart before it reached Infoplus")
+            return skipped(f"order {order.name} was cancelled in the cart before it reached Infoplus", "cancelled")
         if order.fulfilled_in_cart:  # shipped by someone else (the merchant, another warehouse): not twice
             return skipped(f"order {order.name} is already fulfilled in the cart before it reached Infoplus: "
-                           f"not created, so it is not shipped twice")
+                           f"not created, so it is not shipped twice", "fulfilled_in_cart")
         if not order.paid:
             return skipped(f"order {order.name} is not paid yet (cart status {order.cart_status or '-'}); "
-                           f"it is sent when the cart reports it paid")
+                           f"it is sent when the cart reports it paid", "unpaid")
         self._check_shippable(order)
         created = self._infoplus.create_order(build_order(connection, order))
         return done(f"created Infoplus order {created.get('orderNo')} for {number}")
@@ -145,7 +145,7 @@ def _before_go_live(connection: Connection, order: CartOrder) -> Outcome | None:
     if since is None or parse_version(order.created_at) >= since:
         return None
     return skipped(f"order {order.name} created {order.created_at} is before orders_since {since.isoformat()} "
-                   f"of connection {connection.id}: not created in Infoplus")
+                   f"of connection {connection.id}: not created in Infoplus", "before_orders_since")
 
 
 def build(settings: Settings) -> ConsumerEngine:

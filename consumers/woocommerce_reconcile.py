@@ -37,6 +37,7 @@ from events import topics
 from events.cursors import CursorStore
 from events.envelopes import make_envelope
 from events.publisher import BrokerUnavailable, Publisher
+from metrics.server import serve_if_configured
 from outbound.errors import OutboundError
 from outbound.http import new_session
 from schemas.connection import Connection
@@ -184,6 +185,7 @@ def main(argv: list[str] | None = None) -> None:
         reconciler = build(settings)
     except RegistryError as error:
         raise SystemExit(f"cannot start: {error}") from None
+    serve_if_configured(None if once else settings.metrics_port)  # a --once run from cron is over before a scrape
     stop = stop_on_signals()
     try:
         run(reconciler, 0 if once else settings.woocommerce_reconcile_seconds, stop, once=once)

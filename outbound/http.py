@@ -8,6 +8,7 @@ from typing import Any, Callable
 
 import requests
 
+from metrics.outbound import observe_call
 from outbound.errors import Permanent, Retryable
 
 MAX_BODY_IN_ERROR = 2000  # keep dead-letter records readable
@@ -49,10 +50,14 @@ def send(session: requests.Session, method: str, url: str, *, timeout: tuple[flo
     `retry_after` lets a platform read its own throttle headers (e.g. BigCommerce's X-Rate-Limit-*).
     404 is returned, not raised: for a lookup it is an answer ("not there"), and callers decide.
     """
+    started = time.perf_counter()
     try:
         response = session.request(method, url, timeout=timeout, **kwargs)
     except (requests.Timeout, requests.ConnectionError) as error:
+        failure = "timeout" if isinstance(error, requests.Timeout) else "connection_error"
+        observe_call(method, url, failure, time.perf_counter() - started)
         raise Retryable(f"{method} {url}: {error.__class__.__name__}", url=url) from error
+    observe_call(method, url, str(response.status_code), time.perf_counter() - started)
     if response.status_code < 400 or response.status_code == 404:
         return response
     raise _classify(method, url, response, retry_after)

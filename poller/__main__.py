@@ -12,6 +12,8 @@ from events.publisher import Publisher
 from infoplus.client import InfoplusClient
 from consumers.inventory_resync import resync_connection
 from infoplus.switches import SwitchBoard
+from metrics.poller import ObservedCursors, ObservedLeadership, PollerHeartbeat
+from metrics.server import serve_if_configured
 from poller.leadership import Leadership
 from poller.poller import CURSOR_TOPIC, Poller
 from poller.resyncs import ResyncOnSwitch
@@ -20,14 +22,15 @@ from schemas.connection import Connection
 
 def build(settings: Settings) -> Poller:
     publisher = Publisher(settings)
-    cursors = CursorStore(settings, CURSOR_TOPIC, publisher)
+    cursors = ObservedCursors(CursorStore(settings, CURSOR_TOPIC, publisher))  # cursor ages as metrics
     cursors.load()  # creates the one-partition topic the leadership election runs on
     registry = ConnectionRegistry(settings.connections_file, settings.connections_reload_seconds)
     infoplus = InfoplusClient.from_settings(settings)
     switches = SwitchBoard(registry, infoplus, settings.infoplus_switches_ttl_seconds)
     resyncs = ResyncOnSwitch(switches, cursors, lambda connection: _resync(settings, infoplus, connection))
     return Poller(settings=settings, registry=registry, infoplus=infoplus, publisher=publisher, cursors=cursors,
-                  leadership=Leadership(settings, CURSOR_TOPIC), tasks=[resyncs])
+                  leadership=ObservedLeadership(Leadership(settings, CURSOR_TOPIC)),
+                  tasks=[resyncs, PollerHeartbeat(cursors)])
 
 
 def _resync(settings: Settings, infoplus: InfoplusClient, connection: Connection) -> bool:
@@ -38,10 +41,12 @@ def _resync(settings: Settings, infoplus: InfoplusClient, connection: Connection
 
 def main() -> None:
     configure_logging()
+    settings = Settings.from_env()
     try:
-        poller = build(Settings.from_env())
+        poller = build(settings)
     except RegistryError as error:
         raise SystemExit(f"cannot start: {error}") from None
+    serve_if_configured(settings.metrics_port)
 
     def request_stop(signum: int, _frame) -> None:
         logging.getLogger("poller").info("%s received: stopping", signal.Signals(signum).name)

@@ -10,6 +10,7 @@ from config.connections import ConnectionRegistry
 from config.logs import configure_logging
 from config.settings import Settings
 from events.publisher import Publisher
+from metrics import web as metrics
 from signing import StandardWebhooks
 from webhooks import errors, health
 from webhooks.carts import bp as carts_bp
@@ -33,6 +34,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, settings: Settin
         infoplus_verifier=_infoplus_verifier(settings),
     )
     errors.init_app(app)
+    metrics.init_app(app, app.extensions["cartbridge"].registry)
     app.register_blueprint(health.bp)
     app.register_blueprint(carts_bp)
     app.register_blueprint(infoplus_bp)

@@ -1,0 +1,42 @@
+"""Every metric cartbridge exports, in one place (docs/metrics.md describes each)."""
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+# Latency buckets: webhooks answer in milliseconds (a broker ack); handlers and outbound calls take up to seconds.
+_FAST = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+_SLOW = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+WEBHOOK_REQUESTS = Counter(
+    "cartbridge_webhook_requests", "Webhook answers by connection, platform and HTTP status",
+    ["connection", "platform", "status"])
+WEBHOOK_SECONDS = Histogram(
+    "cartbridge_webhook_request_duration_seconds", "Time to answer a webhook (includes the broker's ack)",
+    ["platform"], buckets=_FAST)
+
+EVENTS = Counter(
+    "cartbridge_events_handled", "Events handled by consumer kind, connection, outcome and reason code",
+    ["kind", "connection", "outcome", "reason"])
+HANDLING_SECONDS = Histogram(
+    "cartbridge_event_handling_duration_seconds", "Time the handler spent on one event, whatever came of it",
+    ["kind"], buckets=_SLOW)
+CONSUMER_LAG = Gauge(
+    "cartbridge_consumer_lag", "Records on the partition not yet fetched by this consumer (end offset - position)",
+    ["group", "topic", "partition"])
+CONSUMER_PARTITIONS = Gauge(
+    "cartbridge_consumer_assigned_partitions", "Partitions assigned to this consumer process", ["group"])
+CONSUMER_LAST_POLL = Gauge(
+    "cartbridge_consumer_last_poll_timestamp_seconds", "When this consumer last polled Kafka (Unix time)", ["group"])
+
+OUTBOUND_REQUESTS = Counter(
+    "cartbridge_outbound_requests", "Calls to outside APIs by API, endpoint template, method and status "
+    "(429 included; `timeout` / `connection_error` when no answer came)", ["api", "endpoint", "method", "status"])
+OUTBOUND_SECONDS = Histogram(
+    "cartbridge_outbound_request_duration_seconds", "Time of one call to an outside API", ["api"], buckets=_SLOW)
+
+POLLER_LEADER = Gauge("cartbridge_poller_leader", "1 while this poller copy holds the leadership")
+POLLER_LAST_CYCLE = Gauge(
+    "cartbridge_poller_last_cycle_timestamp_seconds", "When this poller last finished a whole cycle (Unix time)")
+POLLER_CURSOR_AGE = Gauge(
+    "cartbridge_poller_cursor_age_seconds", "Now minus the cursor's newest Infoplus modifyDate, per source and LOB "
+    "(grows while Infoplus has no change too: read it with the last cycle)", ["source", "lob"])

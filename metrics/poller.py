@@ -1,0 +1,88 @@
+"""The poller's freshness: leadership, last whole cycle, each cursor's age — and a status record for ops.
+
+Wrappers around the poller's own parts (cursor store, leadership) plus one leader task, put together in
+`poller.__main__.build`, so the polling loop itself stays as it is. The status record (`status:poller` on the
+cursor topic, ignored by the cursor readers) tells the ops console and `cartbridge-status` when the leader last
+finished a cycle and how many Infoplus calls it spent, without scraping the poller.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+from metrics.families import POLLER_CURSOR_AGE, POLLER_LAST_CYCLE, POLLER_LEADER
+from metrics.outbound import calls_made
+
+STATUS_KEY = "status:poller"
+
+
+def cursor_age_seconds(since: str, now: float | None = None) -> float | None:
+    """Seconds between a cursor's Infoplus `modifyDate` (ISO-8601; UTC unless it names an offset) and now."""
+    try:
+        moment = datetime.fromisoformat(since)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return (now if now is not None else time.time()) - moment.timestamp()
+
+
+class ObservedCursors:
+    """A CursorStore that keeps each cursor's age as a gauge (computed when scraped)."""
+
+    def __init__(self, store) -> None:
+        self._store = store
+        self._since: dict[tuple[str, str], str] = {}
+
+    def load(self) -> dict[str, dict[str, Any]]:
+        values = self._store.load()
+        for name, value in values.items():
+            self._observe(name, value)
+        return values
+
+    def save(self, name: str, value: dict[str, Any]) -> None:
+        self._store.save(name, value)
+        self._observe(name, value)
+
+    def _observe(self, name: str, value: dict[str, Any]) -> None:
+        source, _, lob = name.partition(":")
+        if not isinstance(value, dict) or "since" not in value or not lob.isdigit():
+            return  # switches:<id>, status:poller …
+        key = (source, lob)
+        if key not in self._since:
+            POLLER_CURSOR_AGE.labels(source, lob).set_function(lambda: cursor_age_seconds(self._since[key]) or 0.0)
+        self._since[key] = value["since"]
+
+
+class ObservedLeadership:
+    def __init__(self, leadership) -> None:
+        self._leadership = leadership
+
+    def held(self) -> bool:
+        held = self._leadership.held()
+        POLLER_LEADER.set(1 if held else 0)
+        return held
+
+    def close(self) -> None:
+        POLLER_LEADER.set(0)
+        self._leadership.close()
+
+
+class PollerHeartbeat:
+    """A leader task (runs after each whole cycle): the last-cycle gauge and the `status:poller` record."""
+
+    def __init__(self, store) -> None:
+        self._store = store
+        self._member = f"{socket.gethostname()}/{os.getpid()}"
+
+    def run(self) -> None:
+        POLLER_LAST_CYCLE.set(time.time())
+        self._store.save(STATUS_KEY, {
+            "last_cycle_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "leader": self._member, "infoplus_calls": calls_made("infoplus")})
+
+    def reset(self) -> None:
+        pass
