@@ -7,7 +7,8 @@ from typing import Mapping
 
 MIB = 1024 * 1024
 
-# KAFKA_* variables passed straight to kafka-python (SASL/SSL follow the same prefix, DESIGN.md).
+# KAFKA_* security variables (DESIGN.md) and the kafka-python argument each becomes. kafka-python reads the
+# username and password from its sasl_plain_* arguments for SCRAM too.
 _KAFKA_SECURITY_VARIABLES = {
     "KAFKA_SECURITY_PROTOCOL": "security_protocol",
     "KAFKA_SASL_MECHANISM": "sasl_mechanism",
@@ -17,6 +18,58 @@ _KAFKA_SECURITY_VARIABLES = {
     "KAFKA_SSL_CERTFILE": "ssl_certfile",
     "KAFKA_SSL_KEYFILE": "ssl_keyfile",
 }
+KAFKA_SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+KAFKA_SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+
+
+class Secret(str):
+    """A str that any repr shows as '***': kafka-python logs its whole configuration at DEBUG, and a Settings
+    or a config dict printed anywhere would otherwise carry the password."""
+
+    def __repr__(self) -> str:
+        return "'***'"
+
+
+class KafkaSecurityError(ValueError):
+    """The KAFKA_* security variables do not make a usable setting; the message names the variable."""
+
+
+def kafka_security_from_env(env: Mapping[str, str]) -> dict[str, str]:
+    """The kafka-python security arguments, checked so that a mistake stops startup with a message naming the
+    variable instead of surfacing later as a broker that "does not answer". Nothing here echoes a secret."""
+    given = {var: env[var].strip() for var in _KAFKA_SECURITY_VARIABLES if env.get(var, "").strip()}
+    for var in ("KAFKA_SECURITY_PROTOCOL", "KAFKA_SASL_MECHANISM"):
+        if var in given:
+            given[var] = given[var].upper()
+    protocol = given.get("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT")
+    if protocol not in KAFKA_SECURITY_PROTOCOLS:
+        raise KafkaSecurityError(f"KAFKA_SECURITY_PROTOCOL={protocol} is not one of "
+                                 f"{', '.join(KAFKA_SECURITY_PROTOCOLS)}")
+    sasl_vars = [var for var in given if var.startswith("KAFKA_SASL_")]
+    if protocol.startswith("SASL_"):
+        mechanism = given.get("KAFKA_SASL_MECHANISM")
+        if mechanism not in KAFKA_SASL_MECHANISMS:
+            raise KafkaSecurityError(f"KAFKA_SECURITY_PROTOCOL={protocol} needs KAFKA_SASL_MECHANISM, one of "
+                                     f"{', '.join(KAFKA_SASL_MECHANISMS)} (got {mechanism or 'nothing'})")
+        missing = [var for var in ("KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD") if var not in given]
+        if missing:
+            raise KafkaSecurityError(f"KAFKA_SECURITY_PROTOCOL={protocol} needs {' and '.join(missing)}")
+    elif sasl_vars:
+        raise KafkaSecurityError(f"{', '.join(sasl_vars)} set but KAFKA_SECURITY_PROTOCOL={protocol} uses no SASL "
+                                 "(SASL_SSL or SASL_PLAINTEXT)")
+    ssl_vars = [var for var in given if var.startswith("KAFKA_SSL_")]
+    if ssl_vars and not protocol.endswith("SSL"):
+        raise KafkaSecurityError(f"{', '.join(ssl_vars)} set but KAFKA_SECURITY_PROTOCOL={protocol} uses no TLS "
+                                 "(SSL or SASL_SSL)")
+    if ("KAFKA_SSL_KEYFILE" in given) != ("KAFKA_SSL_CERTFILE" in given):
+        raise KafkaSecurityError("KAFKA_SSL_CERTFILE and KAFKA_SSL_KEYFILE go together "
+                                 "(a client certificate and its key)")
+    for var in ssl_vars:
+        if not os.access(given[var], os.R_OK) or not os.path.isfile(given[var]):
+            raise KafkaSecurityError(f"{var}={given[var]}: no readable file there")
+    if "KAFKA_SASL_PASSWORD" in given:
+        given["KAFKA_SASL_PASSWORD"] = Secret(given["KAFKA_SASL_PASSWORD"])
+    return {_KAFKA_SECURITY_VARIABLES[var]: value for var, value in given.items()}
 
 
 @dataclass(frozen=True)
@@ -85,7 +138,7 @@ class Settings:
         return cls(
             kafka_bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS", defaults.kafka_bootstrap_servers),
             kafka_topic_prefix=env.get("KAFKA_TOPIC_PREFIX", ""),
-            kafka_security={arg: env[var] for var, arg in _KAFKA_SECURITY_VARIABLES.items() if env.get(var)},
+            kafka_security=kafka_security_from_env(env),
             kafka_topic_partitions=int(env.get("KAFKA_TOPIC_PARTITIONS", defaults.kafka_topic_partitions)),
             connections_file=env.get("CONNECTIONS_FILE", defaults.connections_file),
             infoplus_base_url=env.get("INFOPLUS_BASE_URL") or None,
@@ -119,5 +172,7 @@ class Settings:
         return f"{self.kafka_topic_prefix}{name}"
 
     def kafka_client_config(self) -> dict:
-        """The arguments every kafka-python client of this process shares."""
-        return {"bootstrap_servers": self.kafka_bootstrap_servers.split(","), **self.kafka_security}
+        """The arguments every kafka-python client of this process shares: the broker list and the security
+        settings (KAFKA_SECURITY_PROTOCOL …). Every producer, consumer and admin client is built from this."""
+        return {"bootstrap_servers": [server.strip() for server in self.kafka_bootstrap_servers.split(",")],
+                **self.kafka_security}

@@ -39,7 +39,7 @@ from config.settings import Settings
 from consumers.deferral import DeferPolicy, Deferred, decode_deferred, waited
 from consumers.observer import NO_OBSERVER, EngineObserver
 from consumers.outcomes import InvalidEvent, NotYet, Outcome, TargetSkipped
-from events import topics
+from events import kafka_errors, topics
 from events.publisher import BrokerUnavailable, Publisher
 from outbound.errors import Permanent, Retryable
 from schemas.envelope import Envelope, decode_envelope
@@ -133,7 +133,7 @@ class ConsumerEngine:
             try:
                 return start()
             except KafkaError as error:
-                log.warning("%s: Kafka not ready (%s); retrying", self.kind, error)
+                kafka_errors.warn(log, f"{self.kind}: Kafka not ready", error)  # the cause, once a minute
                 self._stopping.wait(BROKER_RETRY_SECONDS)
         return None
 

@@ -9,6 +9,7 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError, MessageSizeTooLargeError, RecordListTooLargeError
 
 from config.settings import Settings
+from events.kafka_errors import describe
 from schemas.envelope import Envelope
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ class Publisher:
             raise EventTooLarge(f"Kafka refused the record for its size: {error}") from error
         except KafkaError as error:
             self._discard_producer()
-            raise BrokerUnavailable(f"Kafka did not acknowledge the write: {error.__class__.__name__}") from error
+            raise BrokerUnavailable(f"Kafka did not acknowledge the write: {describe(error)}") from error
 
     def close(self) -> None:
         with self._lock:
@@ -85,7 +86,7 @@ class Publisher:
                 bootstrap_timeout_ms=timeout_ms,
             )
         except KafkaError as error:
-            raise BrokerUnavailable(f"cannot reach Kafka: {error.__class__.__name__}") from error
+            raise BrokerUnavailable(f"cannot reach Kafka: {describe(error)}") from error
 
     def _discard_producer(self) -> None:
         # kafka-python's idempotent producer can stay wedged (UnknownProducerId) after an outage;

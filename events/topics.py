@@ -5,9 +5,10 @@ import argparse
 import logging
 
 from kafka import KafkaAdminClient
-from kafka.errors import TopicAlreadyExistsError
+from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from config.settings import Settings
+from events.kafka_errors import describe
 
 CART_ORDERS = "cart.orders"
 INFOPLUS_INVENTORY = "infoplus.inventory"
@@ -67,4 +68,11 @@ def main() -> None:
     """`cartbridge-topics`: create every topic cartbridge uses (for clusters without auto-creation)."""
     argparse.ArgumentParser(description=main.__doc__).parse_args()
     logging.basicConfig(level=logging.INFO)
-    ensure_topics(Settings.from_env(), all_topics())
+    try:
+        ensure_topics(Settings.from_env(), all_topics())
+    except KafkaError as error:
+        raise SystemExit(f"cartbridge-topics: cannot reach Kafka: {describe(error)}") from None
+
+
+if __name__ == "__main__":
+    main()

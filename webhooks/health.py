@@ -1,24 +1,24 @@
 """Liveness and readiness for the orchestrator."""
 from __future__ import annotations
 
-import socket
+import threading
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, current_app, jsonify
 
+from events.readiness import KafkaReadiness
 from webhooks.services import services
 
 bp = Blueprint("health", __name__)
+_create_lock = threading.Lock()
 
 
-def _broker_reachable(bootstrap_servers: str, timeout: float = 1.0) -> bool:
-    for server in bootstrap_servers.split(","):
-        host, _, port = server.strip().rpartition(":")
-        try:
-            socket.create_connection((host or "localhost", int(port or 9092)), timeout=timeout).close()
-            return True
-        except (OSError, ValueError):
-            continue
-    return False
+def _readiness() -> KafkaReadiness:
+    """One probe per app (per gunicorn worker: made on first use, after the fork)."""
+    with _create_lock:
+        probe = current_app.extensions.get("cartbridge.readiness")
+        if probe is None:
+            probe = current_app.extensions["cartbridge.readiness"] = KafkaReadiness(services().settings)
+        return probe
 
 
 @bp.get("/healthz")
@@ -28,6 +28,9 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    if _broker_reachable(services().settings.kafka_bootstrap_servers):
+    """200 once the broker answered a request with this process's Kafka settings (address, TLS, credentials);
+    503 naming the category (unreachable, authentication failed, certificate not trusted …) otherwise."""
+    readiness = _readiness().check()
+    if readiness.ready:
         return jsonify({"status": "ready"})
-    return jsonify({"status": "kafka unreachable"}), 503
+    return jsonify({"status": "not ready", "kafka": readiness.reason}), 503

@@ -50,6 +50,41 @@ class Broker:
                 time.sleep(0.5)
 
 
+class SecureBroker(Broker):
+    """A broker that also demands what managed clusters demand (bin/kafka's secured listeners): SASL_SSL with
+    PLAIN and SCRAM-SHA-512 for one user, and SSL with a required client certificate (mTLS). Its PLAINTEXT
+    listener stays, so tests can look at topics without going through the code under test."""
+
+    def __init__(self, data_dir: Path, *, user: str, password: str) -> None:
+        super().__init__(data_dir)
+        self.sasl_ssl_port = free_port()
+        self.mtls_port = free_port()
+        self.user = user
+        self.password = password
+        self.tls_dir = data_dir / "tls"
+        self._env.update({"KAFKA_SASL_SSL_PORT": str(self.sasl_ssl_port), "KAFKA_MTLS_PORT": str(self.mtls_port),
+                          "KAFKA_LOCAL_USER": user, "KAFKA_LOCAL_PASSWORD": password})
+
+    @property
+    def ca_file(self) -> Path:
+        """The broker's self-signed certificate, PEM: what a client trusts."""
+        return self.tls_dir / "ca.pem"
+
+    def sasl_ssl_env(self, mechanism: str, *, password: str | None = None, ca_file: Path | None = None) -> dict:
+        """The environment a cartbridge process needs for the SASL_SSL listener."""
+        return {"KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{self.sasl_ssl_port}", "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+                "KAFKA_SASL_MECHANISM": mechanism, "KAFKA_SASL_USERNAME": self.user,
+                "KAFKA_SASL_PASSWORD": self.password if password is None else password,
+                "KAFKA_SSL_CAFILE": str(ca_file or self.ca_file)}
+
+    def mtls_env(self, *, ca_file: Path | None = None) -> dict:
+        """The environment a cartbridge process needs for the mTLS listener (a client certificate, no SASL)."""
+        return {"KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{self.mtls_port}", "KAFKA_SECURITY_PROTOCOL": "SSL",
+                "KAFKA_SSL_CAFILE": str(ca_file or self.ca_file),
+                "KAFKA_SSL_CERTFILE": str(self.tls_dir / "client.pem"),
+                "KAFKA_SSL_KEYFILE": str(self.tls_dir / "client-key.pem")}
+
+
 def read_topic(bootstrap: str, topic: str, *, expect: int = 1, timeout: float = 20.0) -> list:
     """Every record on `topic` (all partitions, from the start) once at least `expect` are there, or at timeout."""
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
