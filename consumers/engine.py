@@ -35,6 +35,7 @@ from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 from marshmallow import ValidationError
 
+from config.logs import event_fields
 from config.settings import Settings
 from consumers.deferral import DeferPolicy, Deferred, decode_deferred, waited
 from consumers.observer import NO_OBSERVER, EngineObserver
@@ -226,13 +227,14 @@ class ConsumerEngine:
         if envelope.event_id in self._recent:
             self.counts["duplicate"] += 1
             self.observer.handled(self.kind, envelope.connection_id, "duplicate")
-            log.info("%s: duplicate event_id=%s ignored", self.kind, envelope.event_id)
+            log.info("%s: duplicate event_id=%s ignored", self.kind, envelope.event_id,
+                     extra=event_fields(self.kind, envelope, "duplicate"))
             return
         if envelope.event_id in redundant:
             self.counts["superseded"] = self.counts.get("superseded", 0) + 1
             self.observer.handled(self.kind, envelope.connection_id, "superseded")
             log.info("%s: superseded event_id=%s: a newer event for the same key follows in this batch",
-                     self.kind, envelope.event_id)
+                     self.kind, envelope.event_id, extra=event_fields(self.kind, envelope, "superseded"))
             return
         if self._handle(record, envelope, deferred):
             self._remember(envelope.event_id)  # only effects: a skipped or dead-lettered event may be replayed
@@ -300,7 +302,8 @@ class ConsumerEngine:
     def _unexpected(self, record, envelope: Envelope, error: Exception, source: dict) -> None:
         """Retry it, loudly, in case it passes; after `unexpected_error_attempts`, dead-letter it with the
         traceback so the partition moves on (fix the cause, then replay it from the dead letters)."""
-        log.exception("%s: unexpected error on event_id=%s", self.kind, envelope.event_id)
+        log.exception("%s: unexpected error on event_id=%s", self.kind, envelope.event_id,
+                      extra=event_fields(self.kind, envelope, "unexpected_error"))
         attempts = self._attempts.get((TopicPartition(record.topic, record.partition), record.offset), 0) + 1
         reason = f"unexpected {error.__class__.__name__}: {error}"
         if attempts < self._settings.unexpected_error_attempts:
@@ -318,12 +321,14 @@ class ConsumerEngine:
             self.counts["skipped"] += 1
             self.observer.handled(self.kind, envelope.connection_id, "skipped", outcome.code)
             log.info("%s: skipped event_id=%s connection=%s reason=%s",
-                     self.kind, envelope.event_id, envelope.connection_id, outcome.reason)
+                     self.kind, envelope.event_id, envelope.connection_id, outcome.reason,
+                     extra=event_fields(self.kind, envelope, "skipped", code=outcome.code))
             return False
         self.counts["done"] += 1
         self.observer.handled(self.kind, envelope.connection_id, "done")
         log.info("%s: done event_id=%s connection=%s %s",
-                 self.kind, envelope.event_id, envelope.connection_id, outcome.reason)
+                 self.kind, envelope.event_id, envelope.connection_id, outcome.reason,
+                 extra=event_fields(self.kind, envelope, "done"))
         return True
 
     def _record_target_skipped(self, record, envelope: Envelope, target: TargetSkipped, source: dict) -> None:
@@ -334,7 +339,8 @@ class ConsumerEngine:
         self.counts[counter] = self.counts.get(counter, 0) + 1
         self.observer.handled(self.kind, target.connection_id, "skipped", target.code)
         log.info("%s: skipped event_id=%s connection=%s code=%s reason=%s (%s so far: %d)", self.kind,
-                 envelope.event_id, target.connection_id, target.code, target.reason, counter, self.counts[counter])
+                 envelope.event_id, target.connection_id, target.code, target.reason, counter, self.counts[counter],
+                 extra=event_fields(self.kind, envelope, "skipped", connection=target.connection_id, code=target.code))
 
     def _dead_letter(self, record, envelope: Envelope | None, reason: str, details: dict,
                      source: dict | None = None) -> None:
@@ -349,7 +355,8 @@ class ConsumerEngine:
         self.counts["dead_lettered"] += 1
         self.observer.dead_lettered(self.kind, envelope, reason, details)
         log.warning("%s: dead-lettered event_id=%s reason=%s",
-                    self.kind, envelope.event_id if envelope else "?", reason)
+                    self.kind, envelope.event_id if envelope else "?", reason,
+                    extra=event_fields(self.kind, envelope, "dead_lettered"))
 
     def _publish_side_record(self, topic: str, record, value: dict) -> None:
         try:

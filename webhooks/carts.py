@@ -7,6 +7,7 @@ from flask import Blueprint, jsonify, request
 
 from carts import platform_for
 from carts.base import IgnoredDelivery
+from config.logs import event_fields
 from events import topics
 from events.envelopes import make_envelope
 from webhooks.bodies import parse_json, raw_body
@@ -38,5 +39,6 @@ def receive_cart_delivery(connection_id: str):
                              delivery=delivery.metadata)
     services().publisher.publish(topics.CART_ORDERS, f"{connection.id}:{delivery.entity_key}", envelope)
     log.info("accepted event_id=%s connection=%s type=%s key=%s",
-             envelope.event_id, connection.id, envelope.type, delivery.entity_key)
+             envelope.event_id, connection.id, envelope.type, delivery.entity_key,
+             extra=event_fields("web", envelope, "accepted"))
     return jsonify({"event_ids": [envelope.event_id]}), 202
