@@ -100,6 +100,9 @@ class Settings:
     # processes that share an API key, e.g. poller 1.5 + orders 1 + tracking 0.5.
     infoplus_calls_per_second: float = 2.0
     infoplus_poll_seconds: float = 30.0
+    # A 429/5xx in a poll cycle is waited out and asked again within the cycle, for at most this many seconds in
+    # all per cycle; past that the cycle ends and the next one resumes at the cursor.
+    infoplus_poll_retry_budget_seconds: float = 20.0
     # A first start (no cursor yet) polls changes from this far back, not the whole history.
     infoplus_poll_initial_lookback_seconds: float = 300.0
     # Switches read from Infoplus (switches_from: infoplus) are cached this long.
@@ -151,6 +154,8 @@ class Settings:
             unexpected_error_attempts=int(env.get("UNEXPECTED_ERROR_ATTEMPTS", defaults.unexpected_error_attempts)),
             infoplus_calls_per_second=float(env.get("INFOPLUS_CALLS_PER_SECOND", defaults.infoplus_calls_per_second)),
             infoplus_poll_seconds=float(env.get("INFOPLUS_POLL_SECONDS", defaults.infoplus_poll_seconds)),
+            infoplus_poll_retry_budget_seconds=float(
+                env.get("INFOPLUS_POLL_RETRY_BUDGET_SECONDS", defaults.infoplus_poll_retry_budget_seconds)),
             infoplus_poll_initial_lookback_seconds=float(
                 env.get("INFOPLUS_POLL_INITIAL_LOOKBACK_SECONDS", defaults.infoplus_poll_initial_lookback_seconds)),
             infoplus_switches_ttl_seconds=float(

@@ -78,12 +78,17 @@ class Resync:
 
     def run(self) -> ResyncReport:
         started = time.monotonic()
-        self._push_all(self._infoplus.search_items(self._connection.lob_id), "resync")
+        self._push_all(self._infoplus.search_items(self._connection.lob_id, read_page=self._read_page), "resync")
         # Catch-up: whatever changed while we were writing older page values is pushed again, as it is now.
-        changed = self._infoplus.search_items(self._connection.lob_id, modified_after=self._run_id)
+        changed = self._infoplus.search_items(self._connection.lob_id, modified_after=self._run_id,
+                                              read_page=self._read_page)
         self._push_all(changed, "catch-up", counted=False)
         self.report.seconds = time.monotonic() - started
         return self.report
+
+    def _read_page(self, read: Callable[[], list[dict]]) -> list[dict]:
+        """An Infoplus 429/5xx costs a wait and the same page again, not the whole resync from the start."""
+        return self._with_retries(read, "reading Infoplus items")
 
     def _push_all(self, pages: Iterable[list[dict]], pass_name: str, counted: bool = True) -> None:
         for page in pages:

@@ -1,7 +1,7 @@
 """Infoplus v3.0 REST client (`{base}/infoplus-wms/api/v3.0/…`, header `API-Key`)."""
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 from urllib.parse import quote
 
 import requests
@@ -13,6 +13,10 @@ from outbound.ratelimit import TokenBucket
 
 API_PATH = "/infoplus-wms/api/v3.0"
 SEARCH_PAGE_LIMIT = 250  # the API's maximum
+
+
+def _call(read: Callable[[], list[dict]]) -> list[dict]:
+    return read()
 
 
 def quote_filter_value(value: str) -> str:
@@ -64,15 +68,17 @@ class InfoplusClient:
         """Every Shipment (one per carton) of one Infoplus order, e.g. 1234.001 for a backorder child."""
         return self.search("shipment", f"orderNo eq {order_no}")
 
-    def search_items(self, lob_id: int, *, modified_after: str | None = None) -> Iterator[list[dict]]:
+    def search_items(self, lob_id: int, *, modified_after: str | None = None,
+                     read_page: Callable[[Callable[[], list[dict]]], list[dict]] = _call) -> Iterator[list[dict]]:
         """Every Item of a LOB (optionally only those modified after an ISO time), one page of up to 250 at a
-        time; paging stops at the first short page (the API returns no total count)."""
+        time; paging stops at the first short page (the API returns no total count). `read_page` wraps each
+        page's call (e.g. to wait out a 429 and ask for the same page again, not start over)."""
         filter_ = f"lobId eq {lob_id}"
         if modified_after:
             filter_ += f" and modifyDate gt {quote_filter_value(modified_after)}"
         page = 1
         while True:
-            rows = self.search("item", filter_, page=page)
+            rows = read_page(lambda: self.search("item", filter_, page=page))
             if rows:
                 yield rows
             if len(rows) < SEARCH_PAGE_LIMIT:

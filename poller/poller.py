@@ -21,6 +21,12 @@ log = logging.getLogger("poller")
 CURSOR_TOPIC = "infoplus.poller.cursors"
 EVENT_SOURCE = "infoplus-poller"
 SOURCE_NAMES = {source.name for source in SOURCES}
+# A 429 or 5xx without Retry-After is asked again after 0.5 s, doubling up to this.
+MAX_RETRY_WAIT_SECONDS = 8.0
+
+
+class LeadershipLost(Exception):
+    """Another copy leads now: stop this cycle where it is (nothing past the last saved cursor is lost)."""
 
 
 def iso_ago(seconds: float) -> str:
@@ -49,6 +55,7 @@ class Poller:
         self._cursors: dict[str, Cursor] | None = None  # loaded when leadership is acquired
         self._stopping = threading.Event()
         self._tasks = tasks
+        self._retry_budget = 0.0  # seconds of 429/5xx waits this cycle may still spend
 
     def stop(self) -> None:
         self._stopping.set()
@@ -70,6 +77,7 @@ class Poller:
 
     def _cycle(self) -> float:
         """One pass over every LOB and source; returns how long Infoplus asked us to wait (0 if it did not)."""
+        self._retry_budget = self._settings.infoplus_poll_retry_budget_seconds
         try:
             if self._cursors is None:
                 self._cursors = {name: Cursor(**value) for name, value in self._store.load().items()
@@ -79,9 +87,12 @@ class Poller:
                     self._poll(source, lob_id)
             for task in self._tasks:
                 task.run()
-        except Retryable as error:  # Infoplus 429/5xx: the cursor did not move; the next cycle resumes there
-            log.warning("poll cycle cut short, resuming next cycle: %s", error.reason)
+        except Retryable as error:  # the cycle's retry budget is spent: the next cycle resumes at the cursor
+            log.warning("poll cycle cut short, the next one resumes at the saved cursors: %s", error.reason)
             return error.retry_after or 0.0
+        except LeadershipLost:
+            log.info("poll cycle stopped: another copy leads now")
+            self._lost_leadership()
         except OutboundError as error:
             log.error("poll cycle failed: %s %s", error.reason, error.body)
         except BrokerUnavailable as error:
@@ -97,7 +108,7 @@ class Poller:
         key = f"{source.name}:{lob_id}"
         cursor = self._cursors.get(key) or self._first_cursor(key)
         while not self._stopping.is_set():
-            rows = self._infoplus.search(source.resource, source.filter(lob_id, cursor.since), sort="modifyDate")
+            rows = self._search_page(source, lob_id, cursor)
             self._publish(source, [row for row in rows if cursor.is_new(row)])
             advanced = cursor.advanced(rows)
             if advanced == cursor and len(rows) >= SEARCH_PAGE_LIMIT:
@@ -108,6 +119,26 @@ class Poller:
                 self._cursors[key] = cursor = advanced
             if len(rows) < SEARCH_PAGE_LIMIT:  # keyset paging: the next page starts at the advanced cursor
                 return
+
+    def _search_page(self, source: Source, lob_id: int, cursor: Cursor) -> list[dict]:
+        """One page; a 429 or 5xx is waited out (Retry-After, else a short back-off) and the same page asked again
+        within this cycle — a throttled minute costs seconds, not whole intervals — until the cycle's retry budget
+        is spent. Leadership is checked after each wait: a copy that lost it must not poll on."""
+        attempt = 0
+        while True:
+            try:
+                return self._infoplus.search(source.resource, source.filter(lob_id, cursor.since), sort="modifyDate")
+            except Retryable as error:
+                attempt += 1
+                wait = error.retry_after if error.retry_after is not None else \
+                    min(MAX_RETRY_WAIT_SECONDS, 0.5 * 2 ** (attempt - 1))
+                if wait > self._retry_budget or self._stopping.is_set():
+                    raise
+                self._retry_budget -= wait
+                log.info("%s:%d: %s; asking again in %.1f s", source.name, lob_id, error.reason, wait)
+                self._stopping.wait(wait)
+                if not self._leadership.held():
+                    raise LeadershipLost() from error
 
     def _first_cursor(self, key: str) -> Cursor:
         """A source and LOB never polled before start a little in the past — once: saved at once, so an empty

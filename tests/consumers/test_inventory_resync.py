@@ -45,6 +45,24 @@ def test_resync_pages_every_item_of_the_lob_into_the_cart(world):
     assert pages == ["1", "2"]
 
 
+def test_an_infoplus_429_costs_a_wait_and_the_same_page_again_not_a_failed_resync(world):
+    skus = [f"SKU-{n:03d}" for n in range(260)]
+    for n, sku in enumerate(skus):
+        world.infoplus.add_item(LOB, sku, orderable_quantity=n)
+        world.shopify.add_variant(sku, quantity=999)
+    world.connections = [world.shopify_connection(sync_inventory=True)]
+    world.write_connections()
+    world.infoplus.fail_next(1, 429, retry_after=1, path_regex=r"item/search")
+
+    finished = run_resync(world, "--connection", "101", "--calls-per-second", "1000")
+
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    assert "applied 260" in finished.stdout
+    pages = [c.query.get("page") for c in world.infoplus.calls if c.path.endswith("item/search")
+             and "modifyDate" not in c.query.get("filter", "")]
+    assert pages == ["1", "1", "2"]  # the refused first ask, asked again; never the whole LOB twice
+
+
 def test_resync_waits_out_a_cart_429_and_still_lands_every_item(world):
     with BigCommerceStandIn() as bigc:
         for sku in ("A-1", "A-2", "A-3"):

@@ -86,3 +86,27 @@ def test_sync_inventory_turned_on_starts_a_full_resync_by_itself(world):
 
     eventually(lambda: [world.shopify.available(s) for s in ("SKU-1", "SKU-2", "SKU-3")] == [11, 22, 0], WAIT,
                message="every item of the LOB in the cart")
+
+
+def test_five_429s_in_a_row_delay_a_stock_change_by_seconds_not_poll_intervals(world):
+    interval = 10.0  # each 429 used to end the cycle: five in a row cost five intervals (50 s here)
+    world.overrides["INFOPLUS_POLL_SECONDS"] = str(interval)
+    world.set_switch(101, "sync_inventory", True)
+    world.shopify.add_variant("SKU-1", quantity=3)
+    world.infoplus.add_item(LOB, "SKU-1", 3)
+    poller = world.start_poller()
+    world.start_consumer("inventory")
+    eventually(lambda: "published 1 inventory events" in poller.output(), WAIT, message="first cycle")
+    eventually(lambda: "resync of connection 101:" in poller.output(), WAIT,
+               message="the resync that Sync Inventory on starts is over (it reads items too)")
+
+    world.infoplus.fail_next(5, 429, retry_after=1, path_regex=r"item/search")
+    world.infoplus.set_orderable(LOB, "SKU-1", 17)
+    changed_at = time.monotonic()
+
+    # the next cycle starts within one interval; five 1 s waits inside it, then the write: one interval + 5 s,
+    # with room for a shared machine — far below the five intervals it took before
+    eventually(lambda: world.shopify.available("SKU-1") == 17, interval + 5 + 10, message="Shopify shows 17")
+    assert world.infoplus.count("GET", r"item/search") >= 6  # the five refused asks and the one that answered
+    assert poller.output().count("asking again in 1.0 s") == 5
+    print(f"stock change reached the cart {time.monotonic() - changed_at:.1f} s after it was made")
