@@ -272,14 +272,36 @@ class Replay:
 
 
 # -- the command ------------------------------------------------------------------------------------------------
+def refusal(side_topic: str) -> str | None:
+    """Why events of `side_topic` (unprefixed) may not be replayed, or None when they may."""
+    if side_topic not in _SIDE_TOPICS:
+        return f"{side_topic!r} is not a side topic; one of: {', '.join(sorted(_SIDE_TOPICS))} (without KAFKA_TOPIC_PREFIX)"
+    if _SIDE_TOPICS[side_topic] == topics.INFOPLUS_INVENTORY:  # an old level written to a cart could oversell
+        return ("an inventory event carries the stock level of its time, which a consumer restarted since would "
+                "apply whatever its age: run cartbridge-inventory-resync to push today's levels instead")
+    return None
+
+
+def replay(settings: Settings, side_topic: str, selection: Selection, publisher: Publisher | None,
+           out: TextIO) -> ReplayReport:
+    """The whole replay (the command and the ops console both run this): read the side topic to the end offsets
+    it has now and publish the selected events (`publisher` None: a dry run). Raises ReplayError / KafkaError;
+    `ValueError` for a side topic that `refusal` refuses."""
+    refused = refusal(side_topic)
+    if refused:
+        raise ValueError(refused)
+    runner = Replay(side_topic, selection, publisher, out)
+    try:
+        with closing(read_to_end(settings, side_topic)) as records:  # --limit may stop before the end
+            return runner.run(records)
+    except (ReplayError, KafkaError) as error:
+        raise ReplayError(f"{error}; so far: {runner.report.summary()}") from error
+
+
 def _side_topic(name: str) -> str:
-    if name not in _SIDE_TOPICS:
-        raise argparse.ArgumentTypeError(f"{name!r} is not a side topic; one of: {', '.join(sorted(_SIDE_TOPICS))} "
-                                         f"(without KAFKA_TOPIC_PREFIX)")
-    if _SIDE_TOPICS[name] == topics.INFOPLUS_INVENTORY:  # an old level written to a cart could oversell
-        raise argparse.ArgumentTypeError("an inventory event carries the stock level of its time, which a consumer "
-                                         "restarted since would apply whatever its age: run "
-                                         "cartbridge-inventory-resync to push today's levels instead")
+    refused = refusal(name)
+    if refused:
+        raise argparse.ArgumentTypeError(refused)
     return name
 
 
@@ -317,13 +339,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = Settings.from_env()
     selection = Selection(frozenset(args.event_id), args.connection, args.reason, args.since, args.limit)
     publisher = None if args.dry_run else Publisher(settings)
-    replay = Replay(args.side_topic, selection, publisher, sys.stdout)
     try:
-        with closing(read_to_end(settings, args.side_topic)) as records:  # --limit may stop before the end
-            report = replay.run(records)
-    except (ReplayError, KafkaError) as error:
+        report = replay(settings, args.side_topic, selection, publisher, sys.stdout)
+    except ReplayError as error:
         print(f"replay stopped: {error}", file=sys.stderr, flush=True)
-        print(replay.report.summary(), flush=True)
         return 1
     finally:
         if publisher is not None:

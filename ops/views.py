@@ -1,0 +1,100 @@
+"""The console's pages. Each reads the cluster once per view; nothing slow is cached beyond ops/cluster.py."""
+from __future__ import annotations
+
+import io
+import json
+
+from flask import Blueprint, abort, jsonify, redirect, render_template, request, session, url_for
+from kafka.errors import KafkaError
+
+from events import topics
+from events.replay import ReplayError, Selection, refusal, replay
+from ops import auth
+from ops.cluster import FLOWS
+from ops.services import services
+
+bp = Blueprint("ops", __name__, template_folder="templates")
+
+SIDE_TOPICS = [side(main) for main in topics.MAIN_TOPICS for side in (topics.dead_letters, topics.skipped)]
+MAX_REPLAY = 500
+
+
+@bp.errorhandler(KafkaError)
+def _kafka_down(error):
+    return render_template("error.html", message=f"Kafka did not answer: {error.__class__.__name__}"), 503
+
+
+@bp.get("/healthz")
+def healthz():
+    return jsonify({"status": "ok"})
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    return auth.login_view()
+
+
+@bp.post("/logout")
+def logout():
+    session.clear()
+    return redirect(url_for("ops.login"))
+
+
+@bp.get("/")
+def index():
+    ops = services()
+    connections = sorted(ops.registry.all(), key=lambda c: c.id)
+    counts = ops.cluster.counts({c.id: c.lob_id for c in connections})
+    rows = []
+    for connection in connections:
+        in_force, source = ops.switches(connection)
+        rows.append({"connection": connection, "switches": in_force, "source": source,
+                     "flows": {flow: {what: counts.get((connection.id, flow, what), [0, 0])
+                                      for what in ("received", "skipped", "dead_lettered")}
+                               for flow in FLOWS.values()}})
+    return render_template("connections.html", rows=rows)
+
+
+@bp.get("/side")
+def side():
+    topic = request.args.get("topic") or topics.dead_letters(topics.CART_ORDERS)
+    if topic not in SIDE_TOPICS:
+        abort(404)
+    connection = request.args.get("connection", "").strip()
+    reason = request.args.get("reason", "").strip()
+    records = services().cluster.side_records(topic, connection_id=int(connection) if connection.isdigit() else None,
+                                              reason=reason or None)
+    return render_template("side.html", topic=topic, side_topics=SIDE_TOPICS, records=records, connection=connection,
+                           reason=reason, refusal=refusal(topic), pretty=lambda body: json.dumps(
+                               body, indent=1, default=str, ensure_ascii=False))
+
+
+@bp.post("/replay")
+def replay_selected():
+    """Exactly `cartbridge-replay --from <topic> --event-id …` for the ticked events: same reading, same rules."""
+    topic = request.form.get("topic", "")
+    event_ids = frozenset(request.form.getlist("event_id"))
+    refused = refusal(topic)
+    if refused or not event_ids or len(event_ids) > MAX_REPLAY:
+        return render_template("replayed.html", topic=topic, lines=[],
+                               error=refused or ("tick at least one event" if not event_ids else
+                                                 f"at most {MAX_REPLAY} events at once")), 400
+    out = io.StringIO()
+    ops = services()
+    try:
+        report = replay(ops.settings, topic, Selection(event_ids=event_ids), ops.publisher, out)
+    except ReplayError as error:
+        return render_template("replayed.html", topic=topic, lines=out.getvalue().splitlines(),
+                               error=f"replay stopped: {error}"), 503
+    return render_template("replayed.html", topic=topic, lines=out.getvalue().splitlines(),
+                           summary=report.summary(), error=None)
+
+
+@bp.get("/consumers")
+def consumers():
+    return render_template("consumers.html", groups=services().cluster.groups())
+
+
+@bp.get("/poller")
+def poller():
+    return render_template("poller.html", poller=services().cluster.poller())

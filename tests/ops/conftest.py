@@ -1,0 +1,1 @@
+from tests.support.ops import console  # noqa: F401  (fixture)
