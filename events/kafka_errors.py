@@ -26,7 +26,9 @@ CLIENT_CERTIFICATE_REFUSED = "client certificate refused"
 TLS_FAILED = "TLS handshake failed"
 
 REPORT_EVERY_SECONDS = 60.0  # the same cause is logged again after this long, while it lasts
-RECENT_SECONDS = 15.0  # a cause seen this recently explains a bare bootstrap timeout (bootstrap waits up to 5 s)
+RECENT_SECONDS = 15.0
+HOLD_SECONDS = 3.0  # kafka-python's other connection warnings wait this long for a security cause to explain them
+MAX_HELD = 500  # a cause seen this recently explains a bare bootstrap timeout (bootstrap waits up to 5 s)
 _KAFKA_NET_LOGGERS = ("kafka.net.manager", "kafka.net.connection", "kafka.net.transport")
 _CLIENT_CERTIFICATE_ALERTS = ("ALERT_BAD_CERTIFICATE", "ALERT_CERTIFICATE_REQUIRED", "ALERT_UNKNOWN_CA",
                               "ALERT_CERTIFICATE_UNKNOWN", "ALERT_HANDSHAKE_FAILURE")
@@ -128,24 +130,69 @@ def _claim(cause: str) -> bool:
 
 
 class _OneLinePerCause(logging.Filter):
-    """On kafka-python's network loggers: a security failure becomes one clear line per REPORT_EVERY_SECONDS;
-    its follow-on noise (retries, "socket disconnected", "Bootstrap failed") is dropped while the cause is recent."""
+    """On kafka-python's network loggers: a security failure becomes one clear line per REPORT_EVERY_SECONDS and
+    the connection noise around it ("socket disconnected", "Bootstrap … failed", retries) is dropped.
+
+    The noise often comes first: the broker answers a refused password and closes the connection, and when both
+    arrive in one read kafka-python 3.0.12 drops the answer and reports only "socket disconnected". So other
+    warnings and errors are held for HOLD_SECONDS: dropped if a security cause shows up meanwhile, otherwise
+    logged as kafka-python wrote them (a broker that is down reads as before, a few seconds late)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._held: list[tuple[float, logging.LogRecord]] = []
+        self._held_lock = threading.Lock()
+        self._releaser: threading.Thread | None = None
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "_cartbridge_released", False):
+            return True
         errors = [arg for arg in (record.args if isinstance(record.args, tuple) else ())
                   if isinstance(arg, BaseException)]
         if record.exc_info and record.exc_info[1] is not None:
             errors.append(record.exc_info[1])
         cause = next(filter(None, map(cause_of, errors)), None)
         if cause is None:
-            return record.levelno < logging.WARNING or recent_cause() is None
+            if record.levelno < logging.WARNING:
+                return True
+            if recent_cause() is None:
+                self._hold(record)
+            return False
         _remember(cause)
+        with self._held_lock:
+            self._held.clear()  # what came just before was this failure's noise
         if not _claim(cause):
             return False
         record.msg, record.args = "Kafka connection failed: %s; retrying", (cause,)
         record.exc_info = record.exc_text = record.stack_info = None
         record.levelno, record.levelname = logging.WARNING, "WARNING"
         return True
+
+    def _hold(self, record: logging.LogRecord) -> None:
+        with self._held_lock:
+            self._held.append((time.monotonic(), record))
+            overflow = self._held[:-MAX_HELD] if len(self._held) > MAX_HELD else []
+            del self._held[:len(overflow)]
+            if self._releaser is None or not self._releaser.is_alive():  # also after a fork
+                self._releaser = threading.Thread(target=self._release_loop, name="kafka-log-release", daemon=True)
+                self._releaser.start()
+        self._release(record for _, record in overflow)
+
+    def _release_loop(self) -> None:
+        while True:
+            time.sleep(HOLD_SECONDS / 4)
+            now = time.monotonic()
+            with self._held_lock:
+                due = [record for held_at, record in self._held if now - held_at >= HOLD_SECONDS]
+                del self._held[:len(due)]
+            if recent_cause() is None:
+                self._release(due)
+
+    @staticmethod
+    def _release(records) -> None:
+        for record in records:
+            record._cartbridge_released = True
+            logging.getLogger(record.name).handle(record)
 
 
 _FILTER = _OneLinePerCause()

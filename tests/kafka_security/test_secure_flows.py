@@ -103,3 +103,24 @@ def test_cartbridge_topics_creates_every_topic_over_mtls(secured):
     finally:
         admin.close()
     assert {world.prefix + name for name in topics.all_topics()} <= present
+
+
+@pytest.mark.parametrize("secured", ["sasl_ssl_scram"], indirect=True)
+def test_the_poller_leads_keeps_its_cursor_and_publishes_over_sasl_ssl(secured, secure_broker):
+    world = secured
+    world.overrides.update({"INFOPLUS_POLL_SECONDS": "0.5", "INFOPLUS_POLL_INITIAL_LOOKBACK_SECONDS": "60"})
+    poller = world.start_poller()  # cursor topic, leadership group and publisher: all over SASL_SSL
+    world.infoplus.add_shipment(1000.0, "1Z-SEC-1", lob_id=10000)
+    [first] = world.read(topics.INFOPLUS_SHIPMENTS, timeout=45)
+    assert first["payload"]["tracking_no"] == "1Z-SEC-1"
+    cursors = world.read("infoplus.poller.cursors", timeout=20)  # saved once the event was acknowledged
+    assert cursors
+    assert poller.terminate() == 0
+
+    world.infoplus.add_shipment(1001.0, "1Z-SEC-2", lob_id=10000)
+    world.start_poller()  # resumes from the cursor it saved over SASL_SSL: the first shipment is not sent again
+    eventually(lambda: len(world.read(topics.INFOPLUS_SHIPMENTS, expect=2, timeout=5)) >= 2, 45,
+               message="the shipment changed while it was stopped")
+    shipped = [e["payload"]["tracking_no"] for e in world.read(topics.INFOPLUS_SHIPMENTS, expect=3, timeout=3)]
+    assert sorted(shipped) == ["1Z-SEC-1", "1Z-SEC-2"]
+    no_secret_in(poller.output(), secure_broker)

@@ -62,6 +62,7 @@ class SecureBroker(Broker):
         self.user = user
         self.password = password
         self.tls_dir = data_dir / "tls"
+        self.server_log = data_dir / "server.log"
         self._env.update({"KAFKA_SASL_SSL_PORT": str(self.sasl_ssl_port), "KAFKA_MTLS_PORT": str(self.mtls_port),
                           "KAFKA_LOCAL_USER": user, "KAFKA_LOCAL_PASSWORD": password})
 
@@ -69,6 +70,11 @@ class SecureBroker(Broker):
     def ca_file(self) -> Path:
         """The broker's self-signed certificate, PEM: what a client trusts."""
         return self.tls_dir / "ca.pem"
+
+    def failed_authentications(self) -> int:
+        """How many connections the broker refused so far (a bad password, a failed TLS handshake)."""
+        text = self.server_log.read_text(errors="replace") if self.server_log.exists() else ""
+        return text.count("Failed authentication with")
 
     def sasl_ssl_env(self, mechanism: str, *, password: str | None = None, ca_file: Path | None = None) -> dict:
         """The environment a cartbridge process needs for the SASL_SSL listener."""
