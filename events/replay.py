@@ -40,6 +40,7 @@ from marshmallow import ValidationError
 from config.logs import configure_logging
 from config.settings import Settings
 from events import topics
+from events.kafka_errors import describe
 from events.publisher import BrokerUnavailable, EventTooLarge, Publisher
 from schemas.envelope import Envelope, EnvelopeSchema
 
@@ -165,7 +166,7 @@ def _consumer(settings: Settings) -> KafkaConsumer:
                              bootstrap_timeout_ms=10_000,
                              max_partition_fetch_bytes=settings.max_event_bytes, metrics_enabled=False)
     except KafkaError as error:
-        raise ReplayError(f"cannot reach Kafka: {error.__class__.__name__}") from error
+        raise ReplayError(f"cannot reach Kafka: {describe(error)}") from error
 
 
 def _records_below(consumer: KafkaConsumer, end: dict[TopicPartition, int]) -> Iterator:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import secrets
+import subprocess
+import sys
 import time
 
 import pytest
@@ -12,6 +14,7 @@ import requests
 
 from events import topics
 from sandbox.sample import shopify_order
+from tests.support.kafka import ROOT
 from tests.support.world import eventually
 
 WRONG_PASSWORD = f"wrong-{secrets.token_hex(8)}"
@@ -80,3 +83,13 @@ def test_a_consumer_waits_says_why_once_and_loses_nothing(case, world, secure_br
     world.start_consumer("orders")
     eventually(lambda: [o["customerOrderNo"] for o in world.infoplus.orders] == ["101-9501"], 45,
                message="the order accepted before the outage, created once")
+
+
+def test_cartbridge_replay_with_a_wrong_password_exits_1_naming_the_cause(world, secure_broker, unknown_ca):
+    world.overrides.update(refused_env("wrong_password", secure_broker, unknown_ca))
+    result = subprocess.run([sys.executable, "-m", "events.replay", "--from", topics.dead_letters(topics.CART_ORDERS)],
+                            cwd=ROOT, env=world.environ(), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    output = result.stdout + result.stderr
+    assert "cannot reach Kafka: authentication failed" in output and "Traceback" not in output, output
+    assert_no_secret(output, secure_broker)
