@@ -6,6 +6,7 @@ against one real local Kafka broker; the load comes from wrk (installed from Deb
 - ceiling:     bare Flask, answers 202 and does nothing (bench/bare_app.py)
 - Kafka floor: bare Flask that publishes the body once with cartbridge's Publisher (acks=all) before its 202
 - cartbridge:  the real endpoint: HMAC, JSON, order schema, envelope, publish (acks=all), 202
+- cartbridge with its Prometheus metrics off (METRICS_ENABLED=False): what the metrics cost
 
 The apps take turns for --rounds rounds (the machine's speed drifts between runs); each row shows the median
 round and the CPU spent per request by the app's workers and by the broker (from /proc).
@@ -90,6 +91,7 @@ APPS = {
     "bare Flask 202 (ceiling)": "bench.bare_app:create_app()",
     "bare Flask + Kafka publish (floor)": "bench.bare_app:create_publish_app()",
     "cartbridge signed order -> Kafka": "webhooks:create_app()",
+    "cartbridge, metrics off": "webhooks:create_app({'METRICS_ENABLED': False})",
 }
 
 
@@ -173,6 +175,11 @@ def report(rounds: dict[str, list[dict]], args: argparse.Namespace) -> None:
     ours = median_round(rounds["cartbridge signed order -> Kafka"])
     print(f"  (percentages are of the ceiling's median round; cartbridge is {100 * ours['rps'] / floor['rps']:.0f} %"
           f" of the Kafka floor)")
+    off = median_round(rounds["cartbridge, metrics off"])
+    paired = [on["rps"] / without["rps"] for on, without in zip(rounds["cartbridge signed order -> Kafka"],
+                                                               rounds["cartbridge, metrics off"])]
+    print(f"  metrics on vs off: {100 * ours['rps'] / off['rps']:.1f} % of the req/s (median rounds); "
+          f"round by round {' / '.join(f'{100 * ratio:.0f} %' for ratio in paired)}")
 
 
 if __name__ == "__main__":

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import os
 import time
+from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, request
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
 from metrics.families import WEBHOOK_REQUESTS, WEBHOOK_SECONDS
 from metrics.multiproc import MULTIPROC_ENV
+
+_STARTED = "cartbridge.metrics_started"
 
 
 
@@ -21,16 +24,23 @@ def init_app(app: Flask, registry) -> None:
     """Count every answer under /webhooks/ and serve GET /metrics. `registry` tells a known connection from a
     made-up id in the URL: only known ids become label values, so no caller can grow the series."""
 
+    counters: dict[tuple[str, str, int], Any] = {}  # label children, looked up once (labels() takes a lock)
+    timers: dict[str, Any] = {}
+
     @app.before_request
     def _start_clock() -> None:
-        g.metrics_started = time.perf_counter()
+        request.environ[_STARTED] = time.perf_counter()
 
     @app.after_request
     def _count(response: Response) -> Response:
         if request.path.startswith("/webhooks/"):
             connection, platform = _labels(registry)
-            WEBHOOK_REQUESTS.labels(connection, platform, str(response.status_code)).inc()
-            WEBHOOK_SECONDS.labels(platform).observe(time.perf_counter() - g.get("metrics_started", time.perf_counter()))
+            key = (connection, platform, response.status_code)
+            counter = counters.get(key) or counters.setdefault(key, WEBHOOK_REQUESTS.labels(
+                connection, platform, str(response.status_code)))
+            counter.inc()
+            timer = timers.get(platform) or timers.setdefault(platform, WEBHOOK_SECONDS.labels(platform))
+            timer.observe(time.perf_counter() - request.environ.get(_STARTED, time.perf_counter()))
         return response
 
     app.add_url_rule("/metrics", "metrics", _metrics, methods=["GET"])

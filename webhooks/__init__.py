@@ -34,7 +34,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, settings: Settin
         infoplus_verifier=_infoplus_verifier(settings),
     )
     errors.init_app(app)
-    metrics.init_app(app, app.extensions["cartbridge"].registry)
+    if app.config.get("METRICS_ENABLED", True):  # off only to measure what metrics cost (bench/webhooks.py)
+        metrics.init_app(app, app.extensions["cartbridge"].registry)
     app.register_blueprint(health.bp)
     app.register_blueprint(carts_bp)
     app.register_blueprint(infoplus_bp)
