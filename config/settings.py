@@ -90,7 +90,11 @@ class Settings:
     http_connect_timeout_seconds: float = 3.05
     http_read_timeout_seconds: float = 10.0
     consumer_session_timeout_ms: int = 10_000
+    # A poll hands out up to this many records; the engine handles them for at most `consumer_batch_seconds`, then
+    # polls again (the rest is read again), so a slow batch never outlives max.poll.interval — past it the member
+    # is dropped from its group while still working, and another copy handles the same events.
     consumer_max_poll_records: int = 100
+    consumer_max_poll_interval_ms: int = 300_000
     retry_backoff_initial_seconds: float = 1.0
     retry_backoff_max_seconds: float = 60.0
     # An error no one classified (a bug, an unforeseen answer) is retried this many times (about 2 minutes with
@@ -123,6 +127,12 @@ class Settings:
     metrics_port: int | None = None
 
     @property
+    def consumer_batch_seconds(self) -> float:
+        """How long one poll's records may be worked on: 40 % of max.poll.interval (120 s at the default), leaving
+        room for the event in flight (its calls have timeouts) and the commit."""
+        return 0.4 * self.consumer_max_poll_interval_ms / 1000
+
+    @property
     def http_timeout(self) -> tuple[float, float]:
         """(connect, read) seconds for every outbound HTTP call."""
         return (self.http_connect_timeout_seconds, self.http_read_timeout_seconds)
@@ -150,6 +160,8 @@ class Settings:
             max_body_bytes=int(env.get("MAX_BODY_BYTES", defaults.max_body_bytes)),
             consumer_session_timeout_ms=int(
                 env.get("KAFKA_CONSUMER_SESSION_TIMEOUT_MS", defaults.consumer_session_timeout_ms)),
+            consumer_max_poll_interval_ms=int(
+                env.get("KAFKA_MAX_POLL_INTERVAL_MS", defaults.consumer_max_poll_interval_ms)),
             retry_backoff_max_seconds=float(env.get("RETRY_BACKOFF_MAX_SECONDS", defaults.retry_backoff_max_seconds)),
             unexpected_error_attempts=int(env.get("UNEXPECTED_ERROR_ATTEMPTS", defaults.unexpected_error_attempts)),
             infoplus_calls_per_second=float(env.get("INFOPLUS_CALLS_PER_SECOND", defaults.infoplus_calls_per_second)),

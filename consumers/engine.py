@@ -30,7 +30,7 @@ from collections import OrderedDict
 from datetime import datetime, timezone
 from typing import Any, Callable, Container, Mapping
 
-from kafka import ConsumerRebalanceListener, KafkaConsumer
+from kafka import KafkaConsumer
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 from marshmallow import ValidationError
@@ -40,8 +40,9 @@ from config.settings import Settings
 from consumers.deferral import DeferPolicy, Deferred, decode_deferred, waited
 from consumers.observer import NO_OBSERVER, EngineObserver
 from consumers.outcomes import InvalidEvent, NotYet, Outcome, TargetSkipped
+from consumers.partitions import Partitions, RebalanceListener
 from events import kafka_errors, topics
-from events.publisher import BrokerUnavailable, Publisher
+from events.publisher import BrokerUnavailable, EventTooLarge, Publisher
 from outbound.errors import Permanent, Retryable
 from schemas.envelope import Envelope, decode_envelope
 
@@ -72,19 +73,6 @@ def _now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
-class _CommitOnRevoke(ConsumerRebalanceListener):
-    """Offsets of revoked partitions can no longer be committed afterwards: commit them now."""
-
-    def __init__(self, engine: "ConsumerEngine") -> None:
-        self._engine = engine
-
-    def on_partitions_revoked(self, revoked) -> None:
-        self._engine.partitions_revoked(set(revoked))
-
-    def on_partitions_assigned(self, assigned) -> None:
-        log.info("%s: assigned %s", self._engine.kind, sorted(f"{tp.topic}[{tp.partition}]" for tp in assigned))
-
-
 class ConsumerEngine:
     def __init__(self, *, kind: str, topic: str, handler: Handler, settings: Settings,
                  publisher: Publisher | None = None, clock: Callable[[], float] = time.monotonic,
@@ -102,10 +90,7 @@ class ConsumerEngine:
         self._clock = clock
         self._stopping = threading.Event()
         self._consumer: KafkaConsumer | None = None
-        self._next_offsets: dict[TopicPartition, int] = {}  # next offset to commit, per partition
-        self._committed: dict[TopicPartition, int] = {}
-        self._paused_until: dict[TopicPartition, float] = {}
-        self._attempts: dict[tuple[TopicPartition, int], int] = {}
+        self._partitions = Partitions(kind, clock)  # offsets, pauses, attempts: right across rebalances
         self._recent: OrderedDict[str, None] = OrderedDict()  # event ids handled by this process
         self.counts: dict[str, int] = {"done": 0, "skipped": 0, "dead_lettered": 0, "retried": 0, "duplicate": 0}
         self.observer: EngineObserver = NO_OBSERVER  # metrics and readiness (consumers.runner installs them)
@@ -119,8 +104,9 @@ class ConsumerEngine:
         self._consumer = self._when_kafka_answers(self._start_consumer)
         if self._consumer is None:  # stopped before Kafka ever answered
             return
+        self._partitions.attach(self._consumer)
         self._consumer.subscribe([self._settings.topic(name) for name in self._input_topics()],
-                                 listener=_CommitOnRevoke(self))
+                                 listener=RebalanceListener(self._partitions, self.kind, self._consumer))
         log.info("%s consumer started: group=%s topic=%s", self.kind, self._group_id(), self._settings.topic(self.topic))
         try:
             while not self._stopping.is_set():
@@ -156,6 +142,7 @@ class ConsumerEngine:
             session_timeout_ms=session_ms,
             heartbeat_interval_ms=max(100, session_ms // 3),
             max_poll_records=self._settings.consumer_max_poll_records,
+            max_poll_interval_ms=self._settings.consumer_max_poll_interval_ms,
             metrics_enabled=False,  # nothing reads kafka-python's metrics
             **self._kafka_options,
         )
@@ -173,7 +160,7 @@ class ConsumerEngine:
 
     # -- the loop --------------------------------------------------------------------------------------------
     def _poll_once(self) -> None:
-        self._resume_due_partitions()
+        self._partitions.resume_due()
         try:
             batch = self._consumer.poll(timeout_ms=POLL_TIMEOUT_MS)
         except KafkaError as error:  # broker unreachable: nothing was handed out, so nothing is lost; wait, retry
@@ -181,16 +168,25 @@ class ConsumerEngine:
             self._stopping.wait(BROKER_RETRY_SECONDS)
             return
         self.observer.polled(self._consumer)
+        deadline = self._clock() + self._settings.consumer_batch_seconds
         for tp, records in batch.items():
             if self._stopping.is_set():
                 break
-            self._process_partition(tp, records)
+            self._process_partition(tp, records, deadline)
         self._commit()
 
-    def _process_partition(self, tp: TopicPartition, records: list) -> None:
+    def _process_partition(self, tp: TopicPartition, records: list, deadline: float) -> None:
+        """Handle one partition's records in order, until one must wait or the batch's time is up.
+
+        The time bound keeps a slow batch (paced Infoplus calls, timeouts) well inside max.poll.interval: past
+        it the member would be dropped from the group while still working, and a second copy would handle the
+        same events. Records not reached are read again from the next poll (the position is set back to them)."""
         redundant = self._redundant(records)
         for record in records:
             if self._stopping.is_set():
+                return
+            if self._clock() >= deadline:
+                self._consumer.seek(tp, record.offset)
                 return
             try:
                 self._process_record(record, redundant)
@@ -200,8 +196,8 @@ class ConsumerEngine:
             except _NotDue as not_due:
                 self._wait(tp, record.offset, not_due.delay)
                 return
-            self._attempts.pop((tp, record.offset), None)
-            self._next_offsets[tp] = record.offset + 1
+            self._partitions.attempts.pop((tp, record.offset), None)
+            self._partitions.next_offsets[tp] = record.offset + 1
 
     def _redundant(self, records: list) -> set[str]:
         if self._look_ahead is None:
@@ -274,7 +270,10 @@ class ConsumerEngine:
         except Exception as error:  # a bug: never lose the event, never crash the group
             self._unexpected(record, envelope, error, source)
         else:
-            return self._record_outcome(record, envelope, outcome, source)
+            if isinstance(outcome, Outcome):
+                return self._record_outcome(record, envelope, outcome, source)
+            self._unexpected(record, envelope, TypeError(f"the handler returned {outcome!r}, not an Outcome"),
+                             source)
         return False
 
     def _not_yet(self, record, envelope: Envelope, error: NotYet, deferred: Deferred | None) -> None:
@@ -304,7 +303,7 @@ class ConsumerEngine:
         traceback so the partition moves on (fix the cause, then replay it from the dead letters)."""
         log.exception("%s: unexpected error on event_id=%s", self.kind, envelope.event_id,
                       extra=event_fields(self.kind, envelope, "unexpected_error"))
-        attempts = self._attempts.get((TopicPartition(record.topic, record.partition), record.offset), 0) + 1
+        attempts = self._partitions.attempts.get((TopicPartition(record.topic, record.partition), record.offset), 0) + 1
         reason = f"unexpected {error.__class__.__name__}: {error}"
         if attempts < self._settings.unexpected_error_attempts:
             raise Retryable(reason) from error
@@ -346,7 +345,7 @@ class ConsumerEngine:
                      source: dict | None = None) -> None:
         tp = TopicPartition(record.topic, record.partition)
         self._publish_side_record(topics.dead_letters(self.topic), record, {
-            "reason": reason, "error": details, "attempts": self._attempts.get((tp, record.offset), 0) + 1,
+            "reason": reason, "error": details, "attempts": self._partitions.attempts.get((tp, record.offset), 0) + 1,
             "consumer": self.kind, "failed_at": _now_iso(),
             "source": source or _source(record),
             "event": envelope.to_dict() if envelope else None,
@@ -360,8 +359,14 @@ class ConsumerEngine:
 
     def _publish_side_record(self, topic: str, record, value: dict) -> None:
         try:
-            self._publisher.publish_record(topic, record.key, value)
-        except BrokerUnavailable as error:  # not recorded, so not done: retry the event later
+            try:
+                self._publisher.publish_record(topic, record.key, value)
+            except EventTooLarge as error:  # the side topic's limit is smaller: keep the reason, point at the event
+                log.warning("%s: %s refused the record for its size; writing it without the event", self.kind, topic)
+                self._publisher.publish_record(topic, record.key, {
+                    **value, "event": None, "raw": None,
+                    "event_omitted": f"too large for {topic} ({error}); read it at 'source'"})
+        except (BrokerUnavailable, EventTooLarge) as error:  # not recorded, so not done: retry the event later
             raise Retryable(f"could not write to {topic}: {error}") from error
 
     def _remember(self, event_id: str) -> None:
@@ -371,11 +376,10 @@ class ConsumerEngine:
 
     # -- retries ---------------------------------------------------------------------------------------------
     def _retry_later(self, tp: TopicPartition, offset: int, error: Retryable) -> None:
-        attempts = self._attempts[(tp, offset)] = self._attempts.get((tp, offset), 0) + 1
+        book = self._partitions.attempts
+        attempts = book[(tp, offset)] = book.get((tp, offset), 0) + 1
         delay = error.retry_after if error.retry_after is not None else self._backoff(attempts)
-        self._consumer.seek(tp, offset)
-        self._consumer.pause(tp)
-        self._paused_until[tp] = self._clock() + delay
+        self._partitions.pause(tp, offset, delay)
         self.counts["retried"] += 1
         self.observer.retried(self.kind, error.reason, error.details())
         log.warning("%s: retrying %s[%d]@%d in %.1fs (attempt %d): %s",
@@ -383,48 +387,23 @@ class ConsumerEngine:
 
     def _wait(self, tp: TopicPartition, offset: int, delay: float) -> None:
         """A parked event not due yet: read its retry partition again when it is (no attempt, no warning)."""
-        self._consumer.seek(tp, offset)
-        self._consumer.pause(tp)
-        self._paused_until[tp] = self._clock() + delay
+        self._partitions.pause(tp, offset, delay)
         log.debug("%s: %s[%d]@%d is due in %.1fs", self.kind, tp.topic, tp.partition, offset, delay)
 
     def _backoff(self, attempts: int) -> float:
         base = self._settings.retry_backoff_initial_seconds * 2 ** (attempts - 1)
         return min(self._settings.retry_backoff_max_seconds, base) * random.uniform(0.8, 1.2)
 
-    def _resume_due_partitions(self) -> None:
-        now = self._clock()
-        for tp, due in list(self._paused_until.items()):
-            if now >= due:
-                del self._paused_until[tp]
-                self._consumer.resume(tp)
-                self._drop_parked_records(tp)
-
-    def _drop_parked_records(self, tp: TopicPartition) -> None:
-        """Work around kafka-python 3.0.12: records it buffered for a partition that was then paused are "parked",
-        and restored on resume only while its in-line slot is None — but that slot usually holds an exhausted
-        batch, so the parked records stay, and the partition is never fetched again (it stalls until a rebalance).
-        They are obsolete anyway: every pause here follows a seek back to the event being retried."""
-        parked = getattr(getattr(self._consumer, "_fetcher", None), "_paused_partition_records", None)
-        if isinstance(parked, dict):
-            parked.pop(tp, None)
-
     # -- commits ---------------------------------------------------------------------------------------------
-    def _commit(self, only: set[TopicPartition] | None = None) -> None:
-        pending = {tp: OffsetAndMetadata(offset, "", -1) for tp, offset in self._next_offsets.items()
-                   if self._committed.get(tp) != offset and (only is None or tp in only)}
+    def _commit(self) -> None:
+        """After every batch and at stop, in the loop's own thread — never in a rebalance listener (partitions.py)."""
+        book = self._partitions
+        pending = {tp: OffsetAndMetadata(offset, "", -1) for tp, offset in book.next_offsets.items()
+                   if book.committed.get(tp) != offset}
         if not pending:
             return
         try:
             self._consumer.commit(pending)
-            self._committed.update({tp: meta.offset for tp, meta in pending.items()})
+            book.committed.update({tp: meta.offset for tp, meta in pending.items()})
         except KafkaError as error:  # e.g. the group rebalanced: these events will be redelivered, harmlessly
             log.warning("%s: commit failed (%s); the events will be redelivered", self.kind, error)
-
-    def partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        self._commit(only=revoked)
-        for tp in revoked:
-            self._next_offsets.pop(tp, None)
-            self._committed.pop(tp, None)
-            self._paused_until.pop(tp, None)
-        self._attempts = {key: n for key, n in self._attempts.items() if key[0] not in revoked}

@@ -66,6 +66,10 @@ class ObservedLeadership:
         POLLER_LEADER.set(1 if held else 0)
         return held
 
+    @property
+    def term(self) -> int:
+        return self._leadership.term
+
     def close(self) -> None:
         POLLER_LEADER.set(0)
         self._leadership.close()

@@ -56,6 +56,7 @@ class Poller:
         self._stopping = threading.Event()
         self._tasks = tasks
         self._retry_budget = 0.0  # seconds of 429/5xx waits this cycle may still spend
+        self._term: int | None = None  # the leadership term the cursors were read in
 
     def stop(self) -> None:
         self._stopping.set()
@@ -67,6 +68,9 @@ class Poller:
             while not self._stopping.is_set():
                 wait = self._settings.infoplus_poll_seconds
                 if self._leadership.held():
+                    if self._leadership.term != self._term:  # led by another copy meanwhile, perhaps
+                        self._lost_leadership()
+                        self._term = self._leadership.term
                     wait = max(wait, self._cycle())
                 else:
                     self._lost_leadership()
@@ -107,27 +111,36 @@ class Poller:
     def _poll(self, source: Source, lob_id: int) -> None:
         key = f"{source.name}:{lob_id}"
         cursor = self._cursors.get(key) or self._first_cursor(key)
+        page = 1
         while not self._stopping.is_set():
-            rows = self._search_page(source, lob_id, cursor)
+            self._check_leading()
+            rows = self._search_page(source, lob_id, cursor, page)
             self._publish(source, [row for row in rows if cursor.is_new(row)])
             advanced = cursor.advanced(rows)
-            if advanced == cursor and len(rows) >= SEARCH_PAGE_LIMIT:
-                log.error("%s: over %d records share modifyDate %s; the rest wait", key, SEARCH_PAGE_LIMIT, cursor.since)
-                return
             if advanced != cursor:
+                self._check_leading()  # a copy that lost leadership must not save an older cursor
                 self._store.save(key, advanced.to_dict())  # only after the events are acknowledged
-                self._cursors[key] = cursor = advanced
-            if len(rows) < SEARCH_PAGE_LIMIT:  # keyset paging: the next page starts at the advanced cursor
+                self._cursors[key] = advanced
+            if len(rows) < SEARCH_PAGE_LIMIT:
                 return
+            # Keyset paging: the next page starts at the advanced cursor — unless the whole page shared the
+            # cursor's own modifyDate (a bulk update): then the next page of that same instant.
+            page = page + 1 if advanced.since == cursor.since else 1
+            cursor = advanced
 
-    def _search_page(self, source: Source, lob_id: int, cursor: Cursor) -> list[dict]:
+    def _check_leading(self) -> None:
+        if not self._leadership.held():
+            raise LeadershipLost()
+
+    def _search_page(self, source: Source, lob_id: int, cursor: Cursor, page: int) -> list[dict]:
         """One page; a 429 or 5xx is waited out (Retry-After, else a short back-off) and the same page asked again
         within this cycle — a throttled minute costs seconds, not whole intervals — until the cycle's retry budget
         is spent. Leadership is checked after each wait: a copy that lost it must not poll on."""
         attempt = 0
         while True:
             try:
-                return self._infoplus.search(source.resource, source.filter(lob_id, cursor.since), sort="modifyDate")
+                return self._infoplus.search(source.resource, source.filter(lob_id, cursor.since), page=page,
+                                             sort="modifyDate")
             except Retryable as error:
                 attempt += 1
                 wait = error.retry_after if error.retry_after is not None else \

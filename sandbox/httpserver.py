@@ -8,6 +8,7 @@ The stand-ins import nothing from the product: they describe the outside world, 
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -138,10 +139,27 @@ class StandIn:
         self._calls: list[Call] = []
         self._faults: list[_Fault] = []
         self._delays: dict[str | None, float] = {}
+        # Requests being answered right now, the most at once, and how many began while another was being
+        # answered: e.g. "two pollers never poll together".
+        self.in_flight = 0
+        self.in_flight_peak = 0
+        self.overlapping = 0
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._routes = list(self._declared_routes())
         self._server = ThreadingHTTPServer((host, port), _handler_class(self))
+
+    @contextlib.contextmanager
+    def answering(self) -> Iterator[None]:
+        with self._lock:
+            self.in_flight += 1
+            self.in_flight_peak = max(self.in_flight_peak, self.in_flight)
+            self.overlapping += self.in_flight > 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.in_flight -= 1
 
     # ---- lifecycle -------------------------------------------------------------------------
     @property
@@ -371,7 +389,8 @@ def _handler_class(standin: StandIn) -> type[BaseHTTPRequestHandler]:
         def _serve(self) -> None:
             started = time.monotonic()
             req = _parse_request(self)
-            status, headers, body = standin.dispatch(req)
+            with standin.answering():
+                status, headers, body = standin.dispatch(req)
             standin.record(req, status)
             self._write(status, headers, body)
             shown = self.path if len(self.path) < 200 else self.path[:197] + "..."

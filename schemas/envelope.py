@@ -47,6 +47,8 @@ class EnvelopeSchema(Schema):
         return Envelope(**data)
 
 
-def decode_envelope(value: bytes) -> Envelope:
+def decode_envelope(value: bytes | None) -> Envelope:
     """Parse a Kafka value; raises ValueError or marshmallow.ValidationError on a poison message."""
+    if not value:  # a tombstone or an empty record: json.loads(None) would raise TypeError
+        raise ValueError("empty record value")
     return EnvelopeSchema().load(json.loads(value))

@@ -33,7 +33,8 @@ class BigCommerceDeliveries:
         require_handled("BigCommerce", "scope", reference.scope, ORDER_SCOPES)
         metadata = delivery_metadata(headers, _DELIVERY_HEADERS)
         metadata.update(scope=reference.scope, producer=payload.get("producer", ""))
-        # `hash` is the SHA-1 of the payload's `data` only, so two updates of one order share it; with the
-        # event time (unchanged on every retry of one event) it names one event, as BigCommerce intends.
-        dedupe_key = f"{reference.scope}:{reference.hash}:{reference.created_at}"
+        # `hash` is the SHA-1 of the payload's `data` only, so two updates of one order share it, and
+        # `created_at` has whole seconds: two updates in one second would collide. The delivery's `webhook-id`
+        # (Standard Webhooks: the same on every retry of one message) tells them apart.
+        dedupe_key = f"{reference.scope}:{reference.hash}:{reference.created_at}:{headers.get('webhook-id', '')}"
         return Delivery(ORDER_REFERENCE_EVENT, dedupe_key, reference.order_id, reference.to_dict(), metadata)

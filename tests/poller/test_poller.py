@@ -93,3 +93,18 @@ def test_a_change_after_a_quiet_first_poll_is_not_skipped(world):
 
     [level] = world.read(topics.INFOPLUS_INVENTORY, expect=1, timeout=45)
     assert level["payload"]["orderable_quantity"] == 2
+
+
+def test_more_than_a_page_of_records_sharing_one_modify_date_are_all_published(world):
+    """A bulk update in Infoplus gives hundreds of items one modifyDate: keyset paging alone would stall there."""
+    world.start_poller()
+    world.infoplus.add_shipment(4000.0, "1Z-D0", lob_id=LOB)
+    shipment_events(world, 1)  # leading and polling
+    same_instant = world.infoplus.add_item(LOB, "BULK-000", 1)["modifyDate"]
+    for n in range(1, 300):
+        world.infoplus.add_item(LOB, f"BULK-{n:03d}", 1, modifyDate=same_instant)
+
+    levels = world.read(topics.INFOPLUS_INVENTORY, expect=300, timeout=60)
+    assert len({level["payload"]["sku"] for level in levels}) == 300
+    time.sleep(2)  # later cycles publish none of them again
+    assert len(world.read(topics.INFOPLUS_INVENTORY, expect=300, timeout=5)) == 300

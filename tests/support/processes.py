@@ -37,6 +37,13 @@ class ServiceProcess:
         self._process.kill()
         self._process.wait(timeout=10)
 
+    def freeze(self) -> None:
+        """SIGSTOP: the process stops dead (a long GC pause, a frozen VM) — its heartbeats too."""
+        self._process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        self._process.send_signal(signal.SIGCONT)
+
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 

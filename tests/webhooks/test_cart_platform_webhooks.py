@@ -145,6 +145,18 @@ def test_bc_two_updates_of_one_order_are_two_events_even_with_the_same_hash(worl
     assert first.json()["event_ids"] != second.json()["event_ids"]
 
 
+def test_bc_two_updates_of_one_order_in_the_same_second_are_two_events(world, bc):
+    # Same hash (it covers only `data`), same whole-second created_at: only the delivery's webhook-id differs.
+    moment = int(time.time())
+    first = post_bc(world, 904, payload=bigcommerce_payload(904, "store/order/updated", hash_value="h",
+                                                            created_at=moment), msg_id="msg_a")
+    second = post_bc(world, 904, payload=bigcommerce_payload(904, "store/order/updated", hash_value="h",
+                                                             created_at=moment), msg_id="msg_b")
+
+    assert first.status_code == second.status_code == 202
+    assert first.json()["event_ids"] != second.json()["event_ids"]
+
+
 def test_bc_bad_signature_is_401_and_nothing_is_published(world, bc):
     assert post_bc(world, 904, secret="not-the-client-secret").status_code == 401
     assert nothing_published(world)
