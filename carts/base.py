@@ -92,6 +92,42 @@ class BulkStockWriter(StockWriter, Protocol):
         """Results for the SKUs it settled; a SKU left out (or a raised error) is for `set_stock` to retry."""
 
 
+@dataclass(frozen=True)
+class CartStock:
+    """What one cart shows for one SKU, in the terms cartbridge writes (preview: "cart now" and "would set")."""
+
+    sku: str
+    code: str  # "found", or why a write would not happen: "not_in_cart", "not_tracked", "not_stocked"
+    quantity: int | None = None  # None: the cart does not manage it, or the SKU's variants disagree (see detail)
+    policy: str | None = None  # the cart's own word for selling at zero (Shopify DENY/CONTINUE, WooCommerce
+    #                            no/notify); None where cartbridge writes none (BigCommerce)
+    detail: str = ""
+
+    @property
+    def found(self) -> bool:
+        return self.code == "found"
+
+    def differs_from(self, wanted: "CartStock") -> bool:
+        """True when writing `wanted` would change what the cart shows (a write that preview would make)."""
+        return self.quantity != wanted.quantity or (wanted.policy is not None and self.policy != wanted.policy)
+
+
+class StockReader(Protocol):
+    """Optional, for preview (consumers/inventory.py, `cartbridge-preview`): what the cart shows now, and what
+    a write would make it show — without writing.
+
+    It must answer from the lookup a write makes anyway (the same SKU cache): preview spends no call a write
+    would not, and a write after it spends none more. Shopify, WooCommerce and BigCommerce have it; a platform
+    without it cannot preview: its connections' preview records say so (code `preview_unsupported`) and
+    nothing is written. (Magento, being written now, has no `read_stock` yet.)"""
+
+    def read_stock(self, skus: list[str]) -> dict[str, CartStock]:
+        """SKU -> what the cart shows now; raises outbound.errors.Retryable / Permanent like a write."""
+
+    def would_show(self, level: StockLevel) -> CartStock:
+        """What the cart would show after `set_stock(level)`."""
+
+
 class StockWriterFactory(Protocol):
     def __call__(self, connection: Connection, *, timeout: tuple[float, float],
                  session: requests.Session | None = None) -> StockWriter:

@@ -315,6 +315,7 @@ class ConsumerEngine:
             self._record_target_skipped(record, envelope, target, source)
         if outcome.skipped:
             self._publish_side_record(topics.skipped(self.topic), record, {
+                **outcome.extra,  # a handler's own fields (e.g. what a preview saw); the engine's win
                 "reason": outcome.reason, "code": outcome.code, "consumer": self.kind, "skipped_at": _now_iso(),
                 "source": source, "event": envelope.to_dict()})
             self.counts["skipped"] += 1
@@ -332,7 +333,7 @@ class ConsumerEngine:
 
     def _record_target_skipped(self, record, envelope: Envelope, target: TargetSkipped, source: dict) -> None:
         self._publish_side_record(topics.skipped(self.topic), record, {
-            "reason": target.reason, "code": target.code, "connection_id": target.connection_id,
+            **target.extra, "reason": target.reason, "code": target.code, "connection_id": target.connection_id,
             "consumer": self.kind, "skipped_at": _now_iso(), "source": source, "event": envelope.to_dict()})
         counter = f"skipped.{target.code}"
         self.counts[counter] = self.counts.get(counter, 0) + 1

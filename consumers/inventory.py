@@ -3,6 +3,10 @@ whose Sync Inventory is on (read at processing time).
 
 One event fans out to every connection of the event's LOB (`registry.for_lob`):
 - Sync Inventory off -> that connection is left alone and gets a skipped record (code `sync_off`);
+- Sync Inventory in preview -> the cart is read (the lookup a write makes anyway, `StockReader.read_stock`) and
+  nothing is written: a skipped record (code `preview`) carries the cart's current value and the would-be
+  value (`preview`: sku, infoplus, cart_now, would_set, differs). A level the cart already shows is remembered
+  as applied, so once the switch is on, the same level is not written again;
 - an event older (`modified_at`) than the one last applied to that connection and SKU -> dropped, with a
   skipped record (code `stale`): latest value wins;
 - the same state already applied by this process (a retry of a half-done fan-out) -> nothing sent again;
@@ -31,7 +35,7 @@ import requests
 from marshmallow import ValidationError
 
 from carts import PLATFORMS
-from carts.base import StockLevel, StockWriter
+from carts.base import CartStock, StockLevel, StockWriter
 from config.connections import ConnectionRegistry
 from config.settings import Settings
 from consumers.engine import ConsumerEngine
@@ -162,6 +166,18 @@ class InventoryHandler:
             for connection in connections:
                 if connection.sync_inventory:
                     self._write_many(connection, items)
+                elif connection.previewing("inventory"):
+                    self._read_many(connection, items)
+
+    def _read_many(self, connection: Connection, items: list[tuple[str, InventoryLevel]]) -> None:
+        """Preview's write-ahead: one bulk lookup for the batch, so each event's own read finds it cached."""
+        reader = self._writers.for_connection(connection)
+        if len(items) < 2 or not hasattr(reader, "read_stock"):
+            return
+        try:
+            reader.read_stock([item.sku for _, item in items])
+        except OutboundError as error:  # each event reads for itself, and retries or dead-letters as usual
+            log.info("connection %s: bulk preview read of %d SKUs failed (%s)", connection.id, len(items), error.reason)
 
     def _write_many(self, connection: Connection, items: list[tuple[str, InventoryLevel]]) -> None:
         pending = self._not_yet_applied(connection, items)
@@ -192,7 +208,8 @@ class InventoryHandler:
         return pending
 
     def _push(self, connection: Connection, item: InventoryLevel, event_id: str) -> _Pushed:
-        if not connection.sync_inventory:  # read now, not at publish time: flips apply to queued events too
+        previewing = connection.previewing("inventory")
+        if not connection.sync_inventory and not previewing:  # read now: flips apply to queued events too
             return _skip(connection, "sync_off", f"Sync Inventory is off for connection {connection.id}; "
                                                  f"SKU {item.sku} was not sent to the cart")
         version = item.version()
@@ -200,10 +217,30 @@ class InventoryHandler:
         if newer is not None:
             return _skip(connection, "stale", f"SKU {item.sku} as of {item.modified_at} is older than the "
                                               f"{newer.isoformat()} value already applied; dropped")
+        if previewing:
+            return self._preview(connection, item, event_id)
         level = stock_level(item, connection, change_id=f"{event_id}:{connection.id}")
         if self._applied.already(connection.id, level, version):
             return _Pushed(connection.id, "already applied")
         return self._write(connection, level, version)
+
+    def _preview(self, connection: Connection, item: InventoryLevel, event_id: str) -> _Pushed:
+        """Everything but the write: read what the cart shows, record it beside what would be written."""
+        level = stock_level(item, connection, change_id=f"{event_id}:{connection.id}")
+        reader = self._writers.for_connection(connection)
+        if not hasattr(reader, "read_stock"):
+            return _skip(connection, "preview_unsupported", f"preview: {connection.platform} cannot read stock "
+                                                            f"(carts/base.py StockReader); SKU {item.sku} not written")
+        try:
+            now = reader.read_stock([item.sku])[item.sku]
+        except OutboundError as error:
+            return _Pushed(connection.id, f"preview read failed: {error.reason}", error=error)
+        would = reader.would_show(level) if now.found else None
+        if would is not None and not now.differs_from(would):
+            self._applied.record(connection.id, level, item.version())  # once on, this level needs no write
+        record = preview_record(item, now, would)
+        return _Pushed(connection.id, "preview", skip=TargetSkipped(connection.id, "preview", record["reason"],
+                                                                    extra={"preview": record["preview"]}))
 
     def _write(self, connection: Connection, level: StockLevel, version: datetime) -> _Pushed:
         try:
@@ -214,6 +251,30 @@ class InventoryHandler:
             return _skip(connection, result.code, result.detail)
         self._applied.record(connection.id, level, version)
         return _Pushed(connection.id, result.detail)
+
+
+def preview_record(item: InventoryLevel, now: CartStock, would: CartStock | None) -> dict:
+    """The `preview` field of an inventory preview record, and its reason text (also the resync's)."""
+    differs = would is not None and now.differs_from(would)
+    preview = {"flow": "inventory", "sku": item.sku, "lob_id": item.lob_id,
+               "infoplus": {"orderable_quantity": item.orderable_quantity, "backorder": item.backorder,
+                            "modified_at": item.modified_at},
+               "cart_now": {"code": now.code, "quantity": now.quantity, "policy": now.policy, "detail": now.detail},
+               "would_set": None if would is None else {"quantity": would.quantity, "policy": would.policy},
+               "differs": differs}
+    if would is None:
+        reason = f"preview: SKU {item.sku} would not be written ({now.code}: {now.detail})"
+    elif differs:
+        policy = "" if would.policy is None or would.policy == now.policy else \
+            f", selling at zero {now.policy} -> {would.policy}"
+        reason = f"preview: SKU {item.sku} would be set from {_shown(now.quantity)} to {would.quantity}{policy}"
+    else:
+        reason = f"preview: SKU {item.sku} already shows {would.quantity}; nothing would be written"
+    return {"reason": reason + " (nothing written: Sync Inventory is in preview)", "preview": preview}
+
+
+def _shown(quantity: int | None) -> str:
+    return "unmanaged / mixed" if quantity is None else str(quantity)
 
 
 def readable(envelopes: list[Envelope]) -> list[tuple[str, InventoryLevel]]:

@@ -1,7 +1,8 @@
 """What a handler reports for one event; failures are exceptions (outbound.errors, InvalidEvent)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, Mapping
 
 
 @dataclass(frozen=True)
@@ -11,6 +12,8 @@ class TargetSkipped:
     connection_id: int
     code: str  # machine-readable, one count per code: "sync_off", "not_in_cart" …
     reason: str
+    # More fields for the side record, beside the engine's own (which win): what a preview saw and would write.
+    extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -21,6 +24,7 @@ class Outcome:
     targets_skipped: tuple[TargetSkipped, ...] = ()
     # Why it was skipped, for machines (a metric label, a filter in the ops console): "sync_off", "unpaid" …
     code: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)  # more fields for the skipped record (as TargetSkipped)
 
 
 def done(reason: str, targets_skipped: tuple[TargetSkipped, ...] = ()) -> Outcome:
@@ -28,12 +32,13 @@ def done(reason: str, targets_skipped: tuple[TargetSkipped, ...] = ()) -> Outcom
     return Outcome(False, reason, targets_skipped)
 
 
-def skipped(reason: str, code: str = "other") -> Outcome:
+def skipped(reason: str, code: str = "other", extra: Mapping[str, Any] | None = None) -> Outcome:
     """Deliberately not acted on (a switch is off, the order is unpaid …): recorded on `<topic>.skipped`, commit.
 
     `code` is the reason in one word (`sync_off`, `stale`, `unpaid` …): the reason text names ids and versions, the
-    code is what metrics count by and ops filter by."""
-    return Outcome(True, reason, code=code)
+    code is what metrics count by and ops filter by. `extra`: more fields for the record (e.g. `connection_id`
+    where the event names none, what a preview saw)."""
+    return Outcome(True, reason, code=code, extra=extra or {})
 
 
 class InvalidEvent(Exception):

@@ -18,7 +18,7 @@ from config.connections import ConnectionRegistry
 from config.settings import Settings
 from infoplus.client import InfoplusClient
 from outbound.errors import OutboundError, Permanent, Retryable
-from schemas.connection import Connection
+from schemas.connection import PREVIEWABLE, Connection
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ class SwitchBoard:
     def resolve(self, connection: Connection) -> Connection:
         if connection.switches_from != "infoplus":
             return connection
-        return dataclasses.replace(connection, **self._switches(connection.id))
+        return held_back(connection, self._switches(connection.id))
 
     def _switches(self, connection_id: int) -> dict[str, bool]:
         with self._lock:
@@ -86,3 +86,15 @@ class SwitchBoard:
                     connection_id, error.reason, cached[1])
         self._cache[connection_id] = (self._clock(), cached[1])  # hold them a TTL more before asking again
         return cached[1]
+
+
+def held_back(connection: Connection, switches: dict[str, bool]) -> Connection:
+    """The connection with Infoplus's switches, where the file's `preview` holds an on switch back: that flow
+    reads as off and stays in preview. A switch Infoplus has off is off, preview or not (nothing is read)."""
+    values = dict(switches)
+    previews = set()
+    for switch, flow in PREVIEWABLE.items():
+        if connection.previewing(flow) and values.get(switch):
+            values[switch] = False
+            previews.add(flow)
+    return dataclasses.replace(connection, **values, previews=frozenset(previews))

@@ -51,6 +51,15 @@ class Connection:
 
     # Where the three sync switches are read: this file, or Infoplus's ShoppingCartConnection record.
     switches_from: str = "file"
+    # Flows in preview ("inventory", "tracking"): their switch reads as off, so nothing that does not know about
+    # preview ever writes; the consumers read the cart and record what they would write (code `preview`).
+    # Written `sync_inventory: preview` / `sync_tracking_data: preview`; with `switches_from: infoplus` it holds
+    # back an on switch (Infoplus off stays off): infoplus/switches.py.
+    previews: frozenset[str] = frozenset()
+
+    def previewing(self, flow: str) -> bool:
+        """True when `flow` ("inventory" or "tracking") is in preview: read and record, never write."""
+        return flow in self.previews
 
     def __repr__(self) -> str:  # never print credentials
         return f"Connection(id={self.id}, name={self.name!r}, platform={self.platform})"
@@ -97,6 +106,23 @@ class WholeNumber(fields.Integer):
         return super()._validated(value)
 
 
+PREVIEW = "preview"
+PREVIEWABLE = {"sync_inventory": "inventory", "sync_tracking_data": "tracking"}  # switch -> flow
+
+
+class Switch(fields.Boolean):
+    """true / false, or `preview` (Sync Inventory and Sync Tracking Data: read the cart and record what would be
+    written, write nothing). Anything else is refused, never read as off."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs) -> bool | str:
+        if isinstance(value, str) and value.strip().lower() == PREVIEW:
+            return PREVIEW
+        try:
+            return super()._deserialize(value, attr, data, **kwargs)
+        except ValidationError:
+            raise ValidationError(f"{value!r} is not a switch: true, false or preview") from None
+
+
 class GoLiveMoment(fields.Field):
     """`2026-11-01` (midnight UTC) or `2026-11-01T00:00:00-05:00`.
 
@@ -139,8 +165,8 @@ class ConnectionSchema(Schema):
     default_carrier_id = WholeNumber(required=True)
     webhook_secret = Text(required=True, validate=validate.Length(min=1))
     sync_orders = fields.Boolean(load_default=False)
-    sync_inventory = fields.Boolean(load_default=False)
-    sync_tracking_data = fields.Boolean(load_default=False)
+    sync_inventory = Switch(load_default=False)  # true | false | preview
+    sync_tracking_data = Switch(load_default=False)  # true | false | preview
     store_url = fields.Url(require_tld=False)
     access_token = Text()
     consumer_key = Text()
@@ -170,6 +196,9 @@ class ConnectionSchema(Schema):
 
     @post_load
     def _make(self, data: dict, **kwargs) -> Connection:
+        data["previews"] = frozenset(flow for switch, flow in PREVIEWABLE.items() if data.get(switch) == PREVIEW)
+        for switch in PREVIEWABLE:
+            data[switch] = data.get(switch) is True  # preview reads as off to everything that writes
         if data.get("location_id") is not None:
             data["location_id"] = data["location_id"].strip()
         for name in ("store_url", "api_base_url"):

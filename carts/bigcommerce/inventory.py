@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import requests
 
-from carts.base import StockLevel, StockResult
+from carts.base import CartStock, StockLevel, StockResult
 from carts.bigcommerce.api import BigCommerceAPI
 from carts.skus import SkuCache, chunks
 from outbound.errors import Permanent
@@ -35,7 +35,8 @@ class BigCommerceStock:
                  session: requests.Session | None = None, cache_seconds: float = 300.0) -> None:
         self._api = BigCommerceAPI(connection, timeout=timeout, session=session)
         self._location = _location(connection)
-        self._known: SkuCache[bool] = SkuCache(cache_seconds)
+        # SKU -> each matching variant's inventory_level as the lookup saw it; () = the store does not sell it
+        self._known: SkuCache[tuple[int, ...]] = SkuCache(cache_seconds)
 
     def set_stock(self, level: StockLevel) -> StockResult:
         if not self._known.lookup(level.sku, self._exists):
@@ -50,6 +51,25 @@ class BigCommerceStock:
                 raise
             return StockResult.skipped("not_in_cart", f"SKU {level.sku} disappeared from BigCommerce")
         return self._applied(level)
+
+    def read_stock(self, skus: list[str]) -> dict[str, CartStock]:
+        """What BigCommerce shows now (preview): the variant lookup's `inventory_level` — the store's total over
+        its locations (one location: that location's) — so a cached SKU costs no call. No sell-at-zero setting
+        is read: cartbridge writes none."""
+        for batch in chunks(self._known.missing(skus), LOOKUP_SKUS):
+            self._find_many(list(batch))
+        return {sku: self._shown(sku) for sku in dict.fromkeys(skus)}
+
+    @staticmethod
+    def would_show(level: StockLevel) -> CartStock:
+        return CartStock(level.sku, "found", level.quantity)
+
+    def _shown(self, sku: str) -> CartStock:
+        levels = self._known.lookup(sku, self._exists)
+        if not levels:
+            return CartStock(sku, "not_in_cart", detail=f"no BigCommerce variant has SKU {sku}")
+        return CartStock(sku, "found", levels[0] if len(set(levels)) == 1 else None,
+                         detail=f"inventory_level={', '.join(map(str, levels))}")
 
     def set_many(self, levels: list[StockLevel]) -> dict[str, StockResult]:
         for batch in chunks(self._known.missing([level.sku for level in levels]), LOOKUP_SKUS):
@@ -68,19 +88,22 @@ class BigCommerceStock:
         return results
 
     def _applied(self, level: StockLevel) -> StockResult:
+        known = self._known.lookup(level.sku, self._exists)
+        self._known.put(level.sku, tuple(level.quantity for _ in known))  # what read_stock now answers
         return StockResult(True, f"quantity={level.quantity} at location {self._location} (absolute)")
 
-    def _exists(self, sku: str) -> bool:
+    def _exists(self, sku: str) -> tuple[int, ...]:
         found = (self._api.get("v3/catalog/variants", sku=sku) or {}).get("data") or []
-        return any(variant.get("sku") == sku for variant in found)
+        return _levels(found, sku)
 
     def _find_many(self, skus: list[str]) -> None:
         answer = self._api.get("v3/catalog/variants", **{"sku:in": ",".join(skus), "limit": LOOKUP_LIMIT}) or {}
-        found = {variant.get("sku") for variant in answer.get("data") or []}
-        complete = len(answer.get("data") or []) < LOOKUP_LIMIT  # a full page may have cut some off
+        found = answer.get("data") or []
+        complete = len(found) < LOOKUP_LIMIT  # a full page may have cut some off
         for sku in skus:
-            if sku in found or complete:
-                self._known.put(sku, sku in found)
+            levels = _levels(found, sku)
+            if levels or complete:
+                self._known.put(sku, levels)
 
     def _adjust(self, *levels: StockLevel) -> None:
         items = [{"location_id": self._location, "sku": level.sku, "quantity": level.quantity} for level in levels]
@@ -89,6 +112,10 @@ class BigCommerceStock:
         if response.status_code == 404:
             raise Permanent("BigCommerce has no inventory adjustments API at this store URL", status=404,
                             url=response.url)
+
+
+def _levels(variants: list[dict], sku: str) -> tuple[int, ...]:
+    return tuple(int(v.get("inventory_level") or 0) for v in variants if v.get("sku") == sku)
 
 
 def _location(connection: Connection) -> int:

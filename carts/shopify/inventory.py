@@ -2,7 +2,8 @@
 
 One stock write for a SKU:
 1. `productVariants(first: …, query: "sku:\\"<sku>\\"")` -> the variants whose SKU is exactly that one, with
-   their inventory item, product and `inventoryPolicy` (cached per connection, misses too; see carts.skus).
+   their inventory item, product, `inventoryPolicy` and `available` at the connection's location (cached per
+   connection, misses too; see carts.skus). `read_stock` (preview) answers from this same lookup.
 2. `inventorySetQuantities` with `name: "available"`, `reason: "correction"` and, for each tracked variant,
    `{inventoryItemId, locationId: <connection location_id>, quantity, changeFromQuantity: null}` (null: an
    absolute set from the system of record, no compare-and-swap), under `@idempotent(key:)` derived from the
@@ -23,16 +24,22 @@ from typing import Any
 
 import requests
 
-from carts.base import StockLevel, StockResult
+from carts.base import CartStock, StockLevel, StockResult
 from carts.shopify.admin import ShopifyAdmin
 from carts.skus import SkuCache, chunks
 from outbound.errors import Permanent, Retryable
 from schemas.connection import Connection
 
 FIND_VARIANTS = """
-query VariantsBySku($query: String!, $first: Int!) {
+query VariantsBySku($query: String!, $first: Int!, $location: ID!) {
   productVariants(first: $first, query: $query) {
-    nodes { id sku inventoryPolicy product { id } inventoryItem { id tracked } }
+    nodes {
+      id sku inventoryPolicy product { id }
+      inventoryItem {
+        id tracked
+        inventoryLevel(locationId: $location) { quantities(names: ["available"]) { name quantity } }
+      }
+    }
     pageInfo { hasNextPage }
   }
 }"""
@@ -70,6 +77,7 @@ class Variant:
     inventory_item_id: str
     policy: str
     tracked: bool
+    available: int | None = None  # at the connection's location; None: not stocked there
 
 
 _Target = tuple[StockLevel, list[Variant]]  # one SKU and its tracked variants
@@ -122,6 +130,33 @@ class ShopifyStock:
             results.update({level.sku: self._finish(level, variants) for level, variants in batch})
         return results
 
+    def read_stock(self, skus: list[str]) -> dict[str, CartStock]:
+        """What Shopify shows now (preview): the write path's own lookup, so a cached SKU costs no call."""
+        self._check_location()
+        for batch in chunks(self._variants.missing(skus), LOOKUP_SKUS):
+            self._find_many(list(batch))
+        return {sku: self._shown(sku) for sku in dict.fromkeys(skus)}
+
+    @staticmethod
+    def would_show(level: StockLevel) -> CartStock:
+        return CartStock(level.sku, "found", level.quantity, policy_for(level))
+
+    def _shown(self, sku: str) -> CartStock:
+        variants = self._variants.lookup(sku, self._find)
+        tracked = [v for v in variants if v.tracked]
+        if not variants:
+            return CartStock(sku, "not_in_cart", detail=f"no Shopify variant has SKU {sku}")
+        if not tracked:
+            return CartStock(sku, "not_tracked", detail=f"Shopify does not track inventory for SKU {sku}")
+        if all(v.available is None for v in tracked):
+            return CartStock(sku, "not_stocked", detail=f"SKU {sku} is not stocked at location {self._location}")
+        quantities = {v.available for v in tracked}
+        policies = {v.policy for v in tracked}
+        return CartStock(sku, "found", quantities.pop() if len(quantities) == 1 else None,
+                         policies.pop() if len(policies) == 1 else "mixed",
+                         detail=", ".join(f"{v.id}: available={v.available}, inventoryPolicy={v.policy}"
+                                          for v in tracked))
+
     def _check_location(self) -> None:
         if not self._location:
             raise Permanent("connection has no location_id: Shopify stock is set per location")
@@ -147,10 +182,11 @@ class ShopifyStock:
     def _finish(self, level: StockLevel, variants: list[Variant]) -> StockResult:
         """After `available` is set: bring the backorder policy in line, and say what was sent."""
         wanted = policy_for(level)
-        if self._set_policy(variants, wanted):
-            changed = {v.id for v in variants}
-            cached = self._variants.lookup(level.sku, self._find)
-            self._variants.put(level.sku, tuple(replace(v, policy=wanted) if v.id in changed else v for v in cached))
+        self._set_policy(variants, wanted)
+        written = {v.id for v in variants}  # the cache now says what the cart shows (read_stock answers from it)
+        cached = self._variants.lookup(level.sku, self._find)
+        self._variants.put(level.sku, tuple(replace(v, policy=wanted, available=level.quantity)
+                                            if v.id in written else v for v in cached))
         return StockResult(True, f"available={level.quantity} at {self._location}, "
                                  f"inventoryPolicy={wanted} ({len(variants)} variant(s))")
 
@@ -169,7 +205,8 @@ class ShopifyStock:
 
     def _query_variants(self, skus: list[str], first: int) -> dict[Any, Any]:
         """SKU -> its variants (exact matches: Shopify's search is fuzzy); key None is True when truncated."""
-        data = self._admin.graphql(FIND_VARIANTS, {"query": sku_query(skus), "first": first})
+        data = self._admin.graphql(FIND_VARIANTS, {"query": sku_query(skus), "first": first,
+                                                   "location": self._location})
         answer = data.get("productVariants") or {}
         found: dict[Any, Any] = defaultdict(tuple)
         for node in answer.get("nodes") or []:
@@ -227,6 +264,8 @@ class ShopifyStock:
 
 def _variant(node: dict[str, Any]) -> Variant:
     item = node.get("inventoryItem") or {}
+    quantities = (item.get("inventoryLevel") or {}).get("quantities") or []  # no level: not stocked there
+    available = next((q.get("quantity") for q in quantities if q.get("name") == "available"), None)
     return Variant(id=node["id"], product_id=(node.get("product") or {}).get("id", ""),
                    inventory_item_id=item.get("id", ""), policy=node.get("inventoryPolicy") or "DENY",
-                   tracked=bool(item.get("tracked")))
+                   tracked=bool(item.get("tracked")), available=available)
