@@ -4,13 +4,14 @@ Adding a platform means adding its module (and its payload schema) and one line 
 """
 from __future__ import annotations
 
-from carts import bigcommerce, shopify, woocommerce
+from carts import bigcommerce, magento, shopify, woocommerce
 from carts.base import CartPlatform
 
 PLATFORMS: dict[str, CartPlatform] = {
     shopify.PLATFORM.name: shopify.PLATFORM,
     woocommerce.PLATFORM.name: woocommerce.PLATFORM,
     bigcommerce.PLATFORM.name: bigcommerce.PLATFORM,
+    magento.PLATFORM.name: magento.PLATFORM,
 }
 
 

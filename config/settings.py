@@ -117,6 +117,8 @@ class Settings:
     inventory_resync_calls_per_second: float = 2.0
     # WooCommerce never retries a webhook: reconciliation lists orders modified since its cursor this often.
     woocommerce_reconcile_seconds: float = 60.0
+    # Magento Open Source has no webhooks: order polling lists orders updated since its cursor this often.
+    magento_poll_seconds: float = 60.0
     # Tracking: a carton Infoplus wrote before its order shows shipped waits on infoplus.shipments.retry — looked at
     # again after 1 min, doubling to every 30 min — for up to a day (labels printed in the morning, shipping
     # confirmed at the end of the day, or the next), then dead-lettered.
@@ -177,6 +179,7 @@ class Settings:
                 env.get("INVENTORY_RESYNC_CALLS_PER_SECOND", defaults.inventory_resync_calls_per_second)),
             woocommerce_reconcile_seconds=float(
                 env.get("WOOCOMMERCE_RECONCILE_SECONDS", defaults.woocommerce_reconcile_seconds)),
+            magento_poll_seconds=float(env.get("MAGENTO_POLL_SECONDS", defaults.magento_poll_seconds)),
             tracking_wait_for_shipped_seconds=float(
                 env.get("TRACKING_WAIT_FOR_SHIPPED_SECONDS", defaults.tracking_wait_for_shipped_seconds)),
             defer_first_delay_seconds=float(env.get("DEFER_FIRST_DELAY_SECONDS", defaults.defer_first_delay_seconds)),

@@ -16,6 +16,8 @@ INFOPLUS_SHIPMENTS = "infoplus.shipments"
 MAIN_TOPICS = (CART_ORDERS, INFOPLUS_INVENTORY, INFOPLUS_SHIPMENTS)
 # Compacted, one record per connection: where WooCommerce reconciliation resumes (events/cursors.py).
 WOOCOMMERCE_RECONCILE_CURSORS = "woocommerce.reconcile.cursors"
+# Compacted, one record per connection: where Magento order polling resumes (consumers/magento_orders.py).
+MAGENTO_ORDER_CURSORS = "magento.orders.cursors"
 
 log = logging.getLogger(__name__)
 

@@ -54,6 +54,7 @@ class Request:
     json: Any = None
     json_error: bool = False  # a body was sent but it is not JSON
     params: dict[str, str] = field(default_factory=dict)  # named groups of the matched route
+    raw_query: str = ""  # the query string as sent (OAuth 1.0a signatures cover its exact parameters)
 
 
 @dataclass
@@ -341,7 +342,8 @@ def _parse_request(handler: BaseHTTPRequestHandler) -> Request:
     parts = urlsplit(handler.path)
     query = {k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
     body = _read_body(handler)
-    req = Request(handler.command, parts.path, query, Headers(handler.headers.items()), body)
+    req = Request(handler.command, parts.path, query, Headers(handler.headers.items()), body,
+                  raw_query=parts.query)
     if body:
         try:
             req.json = json.loads(body)

@@ -8,14 +8,17 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
-PLATFORMS = ("shopify", "woocommerce", "bigcommerce")
+PLATFORMS = ("shopify", "woocommerce", "bigcommerce", "magento")
 
 # Credentials each platform needs; checked at load time so a half-filled entry stops startup.
 REQUIRED_BY_PLATFORM = {
     "shopify": ("store_url", "webhook_secret", "access_token"),
     "woocommerce": ("store_url", "webhook_secret", "consumer_key", "consumer_secret"),
     "bigcommerce": ("store_hash", "webhook_secret", "access_token"),
+    "magento": ("store_url", "access_token"),  # no webhooks: orders are polled (consumers/magento_orders.py)
 }
+# Magento signs with OAuth 1.0a when a consumer key is given; then all four integration credentials are needed.
+MAGENTO_OAUTH = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
 
 
 @dataclass(frozen=True)
@@ -29,7 +32,7 @@ class Connection:
     order_source_id: int
     warehouse_id: int
     default_carrier_id: int
-    webhook_secret: str
+    webhook_secret: str = ""  # required by every platform that sends webhooks (REQUIRED_BY_PLATFORM)
     sync_orders: bool = False
     sync_inventory: bool = False
     sync_tracking_data: bool = False
@@ -40,6 +43,11 @@ class Connection:
     store_hash: str | None = None
     api_base_url: str = "https://api.bigcommerce.com"
     location_id: str | None = None
+    # Magento: the store view in the REST path (`/rest/<store_code>/V1/`, default "default"), the OAuth 1.0a token
+    # secret, and the Inventory Management source whose quantities are set.
+    store_code: str | None = None
+    access_token_secret: str | None = None
+    source_code: str = "default"
     # Backorder items stay sellable at zero stock (DESIGN.md); true makes this cart stop selling at zero instead.
     stop_sales_at_zero: bool = False
     # Tracking (consumers/tracking.py): tell the shopper when a fulfillment is made (Shopify notifyCustomer,
@@ -163,7 +171,7 @@ class ConnectionSchema(Schema):
     order_source_id = WholeNumber(required=True)
     warehouse_id = WholeNumber(required=True)
     default_carrier_id = WholeNumber(required=True)
-    webhook_secret = Text(required=True, validate=validate.Length(min=1))
+    webhook_secret = Text(validate=validate.Length(min=1))
     sync_orders = fields.Boolean(load_default=False)
     sync_inventory = Switch(load_default=False)  # true | false | preview
     sync_tracking_data = Switch(load_default=False)  # true | false | preview
@@ -174,6 +182,10 @@ class ConnectionSchema(Schema):
     store_hash = Text()
     api_base_url = fields.Url(require_tld=False)
     location_id = Text()
+    store_code = Text(validate=validate.Regexp(r"^[A-Za-z0-9_]+$", error="a store view code is letters, digits "
+                                                                           "and underscores"))
+    access_token_secret = Text()
+    source_code = Text(validate=validate.Length(min=1))
     stop_sales_at_zero = fields.Boolean(load_default=False)
     notify_customer = fields.Boolean(load_default=True)
     woocommerce_shipment_tracking = fields.Boolean(load_default=False)
@@ -186,6 +198,14 @@ class ConnectionSchema(Schema):
         missing = [name for name in REQUIRED_BY_PLATFORM.get(data.get("platform"), ()) if not data.get(name)]
         if missing:
             raise ValidationError({name: [f"required for platform {data['platform']}"] for name in missing})
+
+    @validates_schema
+    def _magento_oauth(self, data: dict, **kwargs) -> None:
+        if data.get("platform") == "magento" and data.get("consumer_key"):
+            missing = [name for name in MAGENTO_OAUTH if not data.get(name)]
+            if missing:
+                raise ValidationError({name: ["required for Magento OAuth 1.0a (consumer_key is given)"]
+                                       for name in missing})
 
     @validates_schema
     def _bigcommerce_location(self, data: dict, **kwargs) -> None:

@@ -1,0 +1,6 @@
+"""Magento 2 / Adobe Commerce: orders polled (no webhooks), REST `{store_url}/rest/{store_code}/V1/…` out,
+with OAuth 1.0a (HMAC-SHA256) or a Bearer token (docs/magento.md)."""
+from carts.base import CartPlatform
+from carts.magento.deliveries import MagentoDeliveries
+
+PLATFORM = CartPlatform(name="magento", deliveries=MagentoDeliveries())
