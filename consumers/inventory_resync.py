@@ -2,6 +2,13 @@
 connection's LOB from Infoplus to its cart — when Sync Inventory is turned on, or to heal drift.
 
 - Refuses when the connection's Sync Inventory is off: off means "leave this cart's stock alone".
+- Compares before it writes (where the platform can read stock, carts/base.py StockReader): each page's SKUs are
+  looked up — the lookup a write needs anyway — and only a SKU whose cart value differs is written (`unchanged`
+  counts the others). So the resync that starts when a connection goes from preview to on writes exactly the
+  differences its preview showed.
+- In preview (`sync_inventory: preview`) it writes nothing: each page's lookup is recorded, SKU by SKU, on
+  `infoplus.inventory.skipped` (code `preview`, the same record the inventory consumer writes), which fills the
+  preview report (`cartbridge-preview`) for the whole LOB at the resync's own pace. That needs Kafka.
 - Pages `item/search?filter=lobId eq N` (limit 250) and writes each page with the platform's stock writer, in
   as few calls as the cart allows (set_many; SKU by SKU for what that leaves), by the same rules as the
   inventory consumer (consumers.inventory.stock_level): absolute quantity, sell-at-zero.
@@ -20,6 +27,7 @@ import argparse
 import logging
 import time
 from collections import Counter
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable, Iterable, Sequence, TypeVar
@@ -27,22 +35,26 @@ from typing import Callable, Iterable, Sequence, TypeVar
 from marshmallow import ValidationError
 
 from carts import PLATFORMS
-from carts.base import StockLevel, StockResult, StockWriter
+from carts.base import CartStock, StockLevel, StockResult, StockWriter
 from config.connections import ConnectionRegistry, RegistryError
 from config.logs import configure_logging
 from config.settings import Settings
-from consumers.inventory import stock_level
+from consumers.inventory import preview_record, stock_level
+from events import topics
+from events.infoplus import inventory_event
+from events.publisher import BrokerUnavailable, Publisher
 from infoplus.client import InfoplusClient
 from infoplus.switches import SwitchBoard
 from outbound.errors import OutboundError, Retryable
 from outbound.pacing import PacedSession
 from schemas.connection import Connection
-from schemas.infoplus import InfoplusItemSchema
+from schemas.infoplus import InfoplusItemSchema, InventoryLevel
 
 log = logging.getLogger("consumers.inventory_resync")
 _ITEM = InfoplusItemSchema()
 MAX_BACKOFF_SECONDS = 60.0
 T = TypeVar("T")
+PreviewSink = Callable[[InventoryLevel, CartStock, "CartStock | None"], None]  # records one SKU's preview
 
 
 @dataclass
@@ -67,8 +79,10 @@ class Resync:
     """One run for one connection."""
 
     def __init__(self, connection: Connection, infoplus: InfoplusClient, writer: StockWriter, *,
-                 attempts: int = 5, sleep: Callable[[float], None] = time.sleep) -> None:
+                 attempts: int = 5, sleep: Callable[[float], None] = time.sleep,
+                 preview: PreviewSink | None = None) -> None:
         self._connection = connection
+        self._preview = preview  # set: read and record, write nothing
         self._infoplus = infoplus
         self._writer = writer
         self._attempts = attempts
@@ -92,18 +106,65 @@ class Resync:
 
     def _push_all(self, pages: Iterable[list[dict]], pass_name: str, counted: bool = True) -> None:
         for page in pages:
-            levels = [level for level in (self._level(record, pass_name, counted) for record in page) if level]
-            settled = self._write_many(levels)
-            for level in levels:
+            items = [item for item in (self._item(record, counted) for record in page) if item]
+            levels = {item.sku: stock_level(item, self._connection,
+                                            change_id=f"{pass_name}:{self._run_id}:{self._connection.id}")
+                      for item in items}
+            shown = self._read_many(list(levels.values()), counted)
+            if self._preview is not None:
+                self._record_previews(items, levels, shown, counted)
+                continue
+            to_write = [level for level in levels.values() if self._needs_write(level, shown.get(level.sku), counted)]
+            settled = self._write_many(to_write)
+            for level in to_write:
                 self._push(level, settled.get(level.sku), counted)
 
-    def _level(self, record: dict, pass_name: str, counted: bool) -> StockLevel | None:
+    def _item(self, record: dict, counted: bool) -> InventoryLevel | None:
         try:
-            item = _ITEM.load(record)
+            return _ITEM.load(record)
         except ValidationError as error:
             self._count("invalid", counted, f"item {record.get('sku')!r} is not readable: {error.messages}")
             return None
-        return stock_level(item, self._connection, change_id=f"{pass_name}:{self._run_id}:{self._connection.id}")
+
+    def _read_many(self, levels: list[StockLevel], counted: bool) -> dict[str, CartStock]:
+        """What the cart shows for a page, by the lookup a write makes anyway; {} where the platform cannot say."""
+        read_stock = getattr(self._writer, "read_stock", None)
+        if read_stock is None or not levels:
+            return {}
+        try:
+            return self._with_retries(lambda: read_stock([level.sku for level in levels]), f"{len(levels)} SKUs")
+        except OutboundError as error:
+            if self._preview is not None:
+                for level in levels:
+                    self._count("failed", counted, f"SKU {level.sku}: {error.reason}")
+            log.warning("reading %d SKUs failed (%s); writing them without comparing", len(levels), error.reason)
+            return {}
+
+    def _needs_write(self, level: StockLevel, shown: CartStock | None, counted: bool) -> bool:
+        if shown is None:
+            return True  # not read: write, as a resync always did
+        if not shown.found:
+            self._count(shown.code, counted, shown.detail)
+            return False
+        if shown.differs_from(self._writer.would_show(level)):
+            return True
+        self._count("unchanged", counted, None)
+        return False
+
+    def _record_previews(self, items: list[InventoryLevel], levels: dict[str, StockLevel],
+                         shown: dict[str, CartStock], counted: bool) -> None:
+        for item in items:
+            now = shown.get(item.sku)
+            if now is None:
+                continue  # the read failed (counted) or the platform cannot read stock
+            would = self._writer.would_show(levels[item.sku]) if now.found else None
+            try:
+                self._preview(item, now, would)
+            except OutboundError as error:
+                self._count("failed", counted, f"SKU {item.sku}: {error.reason}")
+                continue
+            code = now.code if would is None else "preview_differs" if now.differs_from(would) else "preview_matches"
+            self._count(code, counted, None)
 
     def _write_many(self, levels: list[StockLevel]) -> dict[str, StockResult]:
         """A page in as few cart calls as the platform allows; what it leaves out is written SKU by SKU."""
@@ -161,9 +222,9 @@ def _connection(settings: Settings, infoplus: InfoplusClient, connection_id: int
     found = SwitchBoard(registry, infoplus, settings.infoplus_switches_ttl_seconds).get(connection_id)
     if found is None:
         raise SystemExit(f"connection {connection_id} is not in {settings.connections_file}")
-    if not found.sync_inventory:
+    if not found.sync_inventory and not found.previewing("inventory"):
         raise SystemExit(f"Sync Inventory is off for connection {connection_id}: its cart's stock is left alone. "
-                         "Turn it on first.")
+                         "Turn it on (or to preview) first.")
     if PLATFORMS[found.platform].stock is None:
         raise SystemExit(f"platform {found.platform} cannot set stock")
     return found
@@ -189,9 +250,39 @@ def resync_connection(settings: Settings, infoplus: InfoplusClient, connection: 
     """One full resync of one connection, pacing its cart calls (also run by the poller when the switch turns on)."""
     session = PacedSession(calls_per_second or settings.inventory_resync_calls_per_second)
     writer = PLATFORMS[connection.platform].stock(connection, timeout=settings.http_timeout, session=session)
-    report = Resync(connection, infoplus, writer, attempts=attempts).run()
+    if not connection.previewing("inventory"):
+        report = Resync(connection, infoplus, writer, attempts=attempts).run()
+    elif not hasattr(writer, "read_stock"):
+        report = ResyncReport(connection.id, failures=[f"platform {connection.platform} cannot preview stock "
+                                                       f"(carts/base.py StockReader)"])
+    else:
+        topics.ensure_topics(settings, [topics.skipped(topics.INFOPLUS_INVENTORY)])
+        with closing(Publisher(settings)) as publisher:
+            report = Resync(connection, infoplus, writer, attempts=attempts,
+                            preview=PreviewRecords(publisher, connection.id)).run()
     report.cart_calls = session.calls
     return report
+
+
+class PreviewRecords:
+    """A resync's preview findings as records on `infoplus.inventory.skipped`, shaped like the consumer's (an
+    event built from the item as the poller would build it, so the report and the ops console read both alike)."""
+
+    def __init__(self, publisher: Publisher, connection_id: int) -> None:
+        self._publisher = publisher
+        self._connection_id = connection_id
+
+    def __call__(self, item: InventoryLevel, now: CartStock, would: CartStock | None) -> None:
+        _, key, envelope = inventory_event(item, None, "inventory-resync")
+        found = preview_record(item, now, would)
+        record = {"reason": found["reason"], "code": "preview", "connection_id": self._connection_id,
+                  "preview": found["preview"], "consumer": "inventory-resync",
+                  "skipped_at": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+                  "event": envelope.to_dict()}
+        try:
+            self._publisher.publish_record(topics.skipped(topics.INFOPLUS_INVENTORY), key.encode(), record)
+        except BrokerUnavailable as error:  # a 429-like wait would not help the report: fail this SKU loudly
+            raise Retryable(f"could not record the preview of SKU {item.sku}: {error}") from error
 
 
 if __name__ == "__main__":

@@ -1,9 +1,11 @@
-"""When Sync Inventory turns on for a connection (in the file or in Infoplus), push its whole LOB once.
+"""When Sync Inventory turns on for a connection (in the file or in Infoplus), push its whole LOB once; when it
+turns to preview, preview the whole LOB once (the resync writes nothing then, and fills the preview report).
 
-Otherwise a cart whose switch was just turned on would show stale stock until each item next changes.
-The last switch value seen per connection is kept beside the poller's cursors (key `switches:<id>`), and saved
-as "on" only after the resync finished — a poller that dies mid-resync runs it again as the next leader.
-A connection seen for the first time with the switch on counts as turned on.
+Otherwise a cart whose switch was just turned on would show stale stock until each item next changes. Preview
+to on runs the resync again: it compares before writing, so its writes are exactly the differences preview showed.
+The last mode seen per connection (off / preview / on) is kept beside the poller's cursors (key `switches:<id>`,
+`{"sync_inventory": <on>, "mode": …}`), and saved only after the resync finished — a poller that dies mid-resync
+runs it again as the next leader. A connection seen for the first time on (or in preview) counts as turned so.
 """
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ class ResyncOnSwitch:
         self._connections = connections
         self._store = store
         self._resync = resync
-        self._seen: dict[int, bool] | None = None
+        self._seen: dict[int, str] | None = None
         self._running: set[int] = set()
         self._lock = threading.Lock()
 
@@ -37,28 +39,29 @@ class ResyncOnSwitch:
 
     def run(self) -> None:
         if self._seen is None:
-            self._seen = {int(key[len(PREFIX):]): value["sync_inventory"]
+            self._seen = {int(key[len(PREFIX):]): _saved_mode(value)
                           for key, value in self._store.load().items() if key.startswith(PREFIX)}
         for connection in self._connections.all():
-            was_on = self._seen.get(connection.id)
-            if connection.sync_inventory and was_on is not True:
-                self._start(connection)
-            elif not connection.sync_inventory and was_on is not False:
-                self._save(connection.id, False)
+            now, was = inventory_mode(connection), self._seen.get(connection.id)
+            if now != "off" and was != now:
+                self._start(connection, now)
+            elif now == "off" and was != "off":
+                self._save(connection.id, "off")
 
-    def _start(self, connection: Connection) -> None:
+    def _start(self, connection: Connection, mode: str) -> None:
         with self._lock:
             if connection.id in self._running:
                 return
             self._running.add(connection.id)
-        log.info("Sync Inventory is on for connection %s: full resync started", connection.id)
-        threading.Thread(target=self._resync_then_save, args=(connection,), daemon=True,
+        log.info("Sync Inventory is %s for connection %s: full resync started%s", mode, connection.id,
+                 " (preview: nothing is written)" if mode == "preview" else "")
+        threading.Thread(target=self._resync_then_save, args=(connection, mode), daemon=True,
                          name=f"resync-{connection.id}").start()
 
-    def _resync_then_save(self, connection: Connection) -> None:
+    def _resync_then_save(self, connection: Connection, mode: str) -> None:
         try:
             if self._resync(connection):
-                self._save(connection.id, True)
+                self._save(connection.id, mode)
             else:
                 log.warning("resync of connection %s left items behind; it runs again next cycle", connection.id)
         except Exception:  # a resync must never take the poller down; the next cycle tries again
@@ -67,7 +70,16 @@ class ResyncOnSwitch:
             with self._lock:
                 self._running.discard(connection.id)
 
-    def _save(self, connection_id: int, on: bool) -> None:
-        self._store.save(f"{PREFIX}{connection_id}", {"sync_inventory": on})
+    def _save(self, connection_id: int, mode: str) -> None:
+        self._store.save(f"{PREFIX}{connection_id}", {"sync_inventory": mode == "on", "mode": mode})
         if self._seen is not None:
-            self._seen[connection_id] = on
+            self._seen[connection_id] = mode
+
+
+def inventory_mode(connection: Connection) -> str:
+    """off | preview | on."""
+    return "on" if connection.sync_inventory else "preview" if connection.previewing("inventory") else "off"
+
+
+def _saved_mode(value: dict) -> str:
+    return value.get("mode") or ("on" if value.get("sync_inventory") else "off")  # records from before preview
