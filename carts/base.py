@@ -117,9 +117,9 @@ class StockReader(Protocol):
     a write would make it show — without writing.
 
     It must answer from the lookup a write makes anyway (the same SKU cache): preview spends no call a write
-    would not, and a write after it spends none more. Shopify, WooCommerce and BigCommerce have it; a platform
-    without it cannot preview: its connections' preview records say so (code `preview_unsupported`) and
-    nothing is written. (Magento, being written now, has no `read_stock` yet.)"""
+    would not, and a write after it spends none more. Shopify, WooCommerce, BigCommerce and Magento have it; a
+    platform without it cannot preview: its connections' preview records say so (code `preview_unsupported`) and
+    nothing is written."""
 
     def read_stock(self, skus: list[str]) -> dict[str, CartStock]:
         """SKU -> what the cart shows now; raises outbound.errors.Retryable / Permanent like a write."""

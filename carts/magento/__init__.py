@@ -2,5 +2,8 @@
 with OAuth 1.0a (HMAC-SHA256) or a Bearer token (docs/magento.md)."""
 from carts.base import CartPlatform
 from carts.magento.deliveries import MagentoDeliveries
+from carts.magento.inventory import MagentoStock
+from carts.magento.tracking import MagentoTracking
 
-PLATFORM = CartPlatform(name="magento", deliveries=MagentoDeliveries())
+PLATFORM = CartPlatform(name="magento", deliveries=MagentoDeliveries(), stock=MagentoStock,
+                        tracking=MagentoTracking)
