@@ -14,12 +14,16 @@ Rules shared by every platform:
   lines are never fulfilled twice, and a partial shipment fulfils only what shipped.
 - A carton whose number is new but whose goods are already fulfilled (a later carton of the same order) adds
   its number to the latest fulfillment instead of creating an empty one.
+
+Preview (Sync Tracking Data in preview): a writer first makes a `TrackingPlan` — the reads done, the writes
+described but not made, each with the shopper email it would cause — and `write` is `plan(update).run()`. So
+a preview reads exactly what a write reads, and shows exactly the writes a write would make.
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Iterable, Mapping, Protocol, TypeVar
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping, Protocol, TypeVar
 
 import requests
 
@@ -106,8 +110,50 @@ def shipped_summary(update: TrackingUpdate) -> str:
     return ", ".join(f"{qty} × {sku}" for sku, qty in sorted(update.shipped.items()))
 
 
+@dataclass(frozen=True)
+class PlannedWrite:
+    """One write a tracking writer is about to make, described for a person (preview) and ready to run."""
+
+    action: str  # "fulfillment", "tracking_added", "order_note", "tracking_item", "order_completed", "shipment" …
+    summary: str  # "fulfillment on gid://shopify/Order/1 of 2 × SKU-1 with 1Z999"
+    tracking_numbers: tuple[str, ...] = ()
+    items: Mapping[str, int] = field(default_factory=dict)  # SKU -> units
+    email: str | None = None  # what the shopper would be sent because of this write; None: no email
+    perform: Callable[[], str] = field(default=lambda: "", compare=False, repr=False)
+
+    def to_record(self) -> dict[str, Any]:
+        return {"action": self.action, "summary": self.summary, "tracking_numbers": list(self.tracking_numbers),
+                "items": dict(self.items), "email": self.email}
+
+
+@dataclass(frozen=True)
+class TrackingPlan:
+    """What the cart order shows now (after the reads) and the writes that would bring it up to the update."""
+
+    cart_now: Mapping[str, Any]  # e.g. {"tracking_numbers": [...], "fulfilled": {sku: units}}
+    writes: tuple[PlannedWrite, ...] = ()
+    note: str = ""  # what to say when nothing needs writing
+
+    def run(self) -> str:
+        """Make the writes, in order; what was done, for the log."""
+        return "; ".join(write.perform() for write in self.writes) or self.note
+
+    def to_record(self) -> dict[str, Any]:
+        return {"cart_now": dict(self.cart_now), "would_write": [w.to_record() for w in self.writes],
+                "emails": [w.email for w in self.writes if w.email], "note": self.note}
+
+
+def numbers_of(parcels: Iterable[Parcel]) -> tuple[str, ...]:
+    return tuple(parcel.tracking_no for parcel in parcels)
+
+
 class TrackingWriter(Protocol):
     """Outbound tracking for one connection's cart (`carts/<platform>/tracking.py`)."""
+
+    def plan(self, update: TrackingUpdate) -> TrackingPlan:
+        """Read what the cart order shows and say what `write` would write (preview: nothing is written).
+
+        Raises like `write`; a platform without `plan` cannot preview tracking."""
 
     def write(self, update: TrackingUpdate) -> str:
         """Bring the cart order up to `update`, reading before writing; return what was done, for the log.

@@ -7,7 +7,10 @@ connection's LOB and order source), reads the switch *now*, and hands the platfo
 the cart order should reach (carts/tracking.py has the rules: what shipped, several cartons, backorders,
 look-before-write).
 
-Outcomes: written or already there -> done; switch off -> skipped record; an order that did not come from a
+Outcomes: written or already there -> done; switch off -> skipped record; switch in preview -> everything but
+the write (the writer's `plan`: the same reads, the writes and shopper emails described) on a skipped record
+with code `preview`, the connection and `preview` {cart_order_id, infoplus_order_no, parcels, cart_now,
+would_write, emails}; an order that did not come from a
 cart connection at all (entered by hand, EDI …) -> skipped; an order that cannot be matched (not in Infoplus,
 customerOrderNo not ours, connection unknown or pointing elsewhere) -> dead-letter with the reason; a carton
 whose order does not show anything shipped yet -> deferred (consumers/deferral.py) and looked at again, for up to
@@ -72,11 +75,31 @@ class TrackingHandler:
         match = self._match(order)
         if isinstance(match, Outcome):
             return match
-        if not match.connection.sync_tracking_data:  # read now: a flip applies to queued shipments too
+        previewing = match.connection.previewing("tracking")
+        if not match.connection.sync_tracking_data and not previewing:  # read now: flips apply to queued ones too
             return skipped(f"Sync Tracking Data is off for connection {match.connection.id}; tracking "
                            f"{shipment.tracking_no} of Infoplus order {order.number} was not sent to the cart", "sync_off")
         update = self._update(match, shipment)
+        if previewing:
+            return self._preview(match, update)
         return done(self._writer(match.connection).write(update))
+
+    def _preview(self, match: _Match, update: TrackingUpdate) -> Outcome:
+        writer = self._writer(match.connection)
+        if not hasattr(writer, "plan"):
+            raise InvalidEvent(f"{match.connection.platform} cannot preview tracking (carts/tracking.py "
+                               f"TrackingWriter.plan); connection {match.connection.id} wrote nothing")
+        plan = writer.plan(update)
+        found = {"flow": "tracking", "cart_order_id": update.cart_order_id,
+                 "infoplus_order_no": update.infoplus_order_no,
+                 "parcels": [{"tracking_no": p.tracking_no, "carrier": p.carrier.infoplus_name, "url": p.url}
+                             for p in update.parcels],
+                 "shipped": dict(update.shipped), "notify_customer": update.notify_customer, **plan.to_record()}
+        said = "; ".join(w.summary for w in plan.writes) or plan.note
+        emails = ", ".join(w.email for w in plan.writes if w.email) or "no email"
+        return skipped(f"preview: Infoplus order {update.infoplus_order_no} would write: {said} ({emails}); nothing "
+                       f"written: Sync Tracking Data is in preview", "preview",
+                       extra={"connection_id": match.connection.id, "preview": found})
 
     # -- matching --------------------------------------------------------------------------------------------
     def _infoplus_order(self, shipment: ShipmentRecord) -> InfoplusOrder:
@@ -129,15 +152,18 @@ class TrackingHandler:
         if not shipped:  # Infoplus writes the carton and the order's shipped quantities separately: wait for them
             raise NotYet(f"Infoplus order {order.number} has shipment {shipment.tracking_no}, but none of its lines "
                          f"reports a shipped quantity yet (status {order.status!r})", order_no=order.number)
+        family_total = shipped if order.shipped_whole_alone else self._shipped_by_all_orders(match)
         return TrackingUpdate(
             cart_order_id=match.cart_order_id, infoplus_order_no=order.number,
             parcels=self._parcels(order, shipment), shipped=shipped,
-            shipped_total=self._shipped_by_all_orders(match), notify_customer=match.connection.notify_customer)
+            shipped_total=family_total, notify_customer=match.connection.notify_customer)
 
     def _parcels(self, order: InfoplusOrder, shipment: ShipmentRecord) -> tuple[Parcel, ...]:
-        """This carton first, then the order's other cartons Infoplus already knows (one fulfillment, one email)."""
+        """This carton first, then the order's other cartons Infoplus already knows (one fulfillment, one email).
+        A shipment that says its order has one carton needs no search for others (an Infoplus call saved)."""
+        others = [] if shipment.number_of_cartons == 1 else self._other_cartons(order)
         parcels: dict[str, Parcel] = {}
-        for record in [shipment, *self._other_cartons(order)]:
+        for record in [shipment, *others]:
             key = record.tracking_no.strip().upper()
             parcels.setdefault(key, Parcel(record.tracking_no.strip(), carrier_for(record.carrier_company),
                                            record.ship_date))

@@ -19,7 +19,7 @@ from typing import Any
 import requests
 
 from carts.bigcommerce.api import BigCommerceAPI
-from carts.tracking import Parcel, TrackingUpdate, add_up, allocate, mentions
+from carts.tracking import Parcel, PlannedWrite, TrackingPlan, TrackingUpdate, add_up, allocate, mentions, numbers_of
 from outbound.errors import Permanent
 from schemas.connection import Connection
 
@@ -56,21 +56,35 @@ class BigCommerceTracking:
         self._api = BigCommerceAPI(connection, timeout=timeout, session=session)
 
     def write(self, update: TrackingUpdate) -> str:
+        return self.plan(update).run()
+
+    def plan(self, update: TrackingUpdate) -> TrackingPlan:
         order_id = update.cart_order_id
         products = self._api.get(f"v2/orders/{order_id}/products")
         if not products:
             raise Permanent(f"BigCommerce order {order_id} not found (or has no products)", status=404)
         shipments = self._api.get(f"v2/orders/{order_id}/shipments") or []
+        fulfilled = add_up((p.get("sku"), p.get("quantity_shipped")) for p in products)
+        now = {"order": order_id, "tracking_numbers": self._numbers(shipments, update), "fulfilled": fulfilled}
         missing = update.missing(self._numbers(shipments, update))
         if not missing:
-            return f"BigCommerce order {order_id} already shows its tracking"
-        fulfilled = add_up((p.get("sku"), p.get("quantity_shipped")) for p in products)
+            return TrackingPlan(now, note=f"BigCommerce order {order_id} already shows its tracking")
         open_lines = [(p, p.get("sku"), _open(p)) for p in products if _open(p) > 0]
         picked = allocate(update.to_fulfil(fulfilled), open_lines)
         if picked:
-            return self._create(update, by_address(picked), missing)
+            items = add_up((product.get("sku"), quantity) for product, quantity in picked)
+            groups = by_address(picked)
+            return TrackingPlan(now, (PlannedWrite(
+                "shipment", f"{len(groups)} shipment(s) on order {order_id}: "
+                            + ", ".join(f"{q} × {sku}" for sku, q in sorted(items.items()))
+                            + f", tracking {missing[0].tracking_no}", numbers_of(missing), items,
+                "BigCommerce shipment email (if the store's order notifications send it)",
+                perform=lambda: self._create(update, groups, missing)),))
         if shipments:
-            return self._append(update, shipments, missing)
+            return TrackingPlan(now, (PlannedWrite(
+                "shipment_comment", f"adds {', '.join(numbers_of(missing))} to the latest shipment's comments "
+                                    f"of order {order_id}", numbers_of(missing),
+                perform=lambda: self._append(update, shipments, missing)),))
         raise Permanent(f"nothing Infoplus order {update.infoplus_order_no} shipped ({dict(update.shipped)}) is "
                         f"left to ship in BigCommerce order {order_id}, which has no shipment to add tracking to")
 

@@ -21,7 +21,7 @@ from typing import Any, Callable
 import requests
 
 from carts.shopify.admin import ShopifyAdmin
-from carts.tracking import Parcel, TrackingUpdate, add_up, allocate
+from carts.tracking import Parcel, PlannedWrite, TrackingPlan, TrackingUpdate, add_up, allocate, numbers_of
 from outbound.errors import Permanent, Retryable
 from schemas.connection import Connection
 
@@ -161,16 +161,30 @@ class ShopifyTracking:
         self._admin = ShopifyAdmin(connection, timeout=timeout, session=session)
 
     def write(self, update: TrackingUpdate) -> str:
+        return self.plan(update).run()
+
+    def plan(self, update: TrackingUpdate) -> TrackingPlan:
         order_gid = f"gid://shopify/Order/{update.cart_order_id}"
         state = self._read(order_gid)
+        now = {"order": order_gid, "tracking_numbers": state.numbers(), "fulfilled": state.fulfilled()}
         missing = update.missing(state.numbers())
         if not missing:
-            return f"{order_gid} already shows tracking {', '.join(p.tracking_no for p in update.parcels)}"
+            return TrackingPlan(now, note=f"{order_gid} already shows tracking "
+                                          f"{', '.join(p.tracking_no for p in update.parcels)}")
         picked = allocate(update.to_fulfil(state.fulfilled()), state.open_lines())
+        notify = update.notify_customer
         if picked:
-            return self._create(order_gid, picked, missing, update.notify_customer)
+            items = add_up((sku, quantity) for (_, sku, _), quantity in _with_skus(picked, state))
+            return TrackingPlan(now, (PlannedWrite(
+                "fulfillment", f"fulfillmentCreate on {order_gid}: {_units(items)} with {_numbers(missing)}",
+                numbers_of(missing), items, "Shopify shipping confirmation" if notify else None,
+                perform=lambda: self._create(order_gid, picked, missing, notify)),))
         if state.fulfillments:
-            return self._add_to_latest(state, missing, update.notify_customer)
+            return TrackingPlan(now, (PlannedWrite(
+                "tracking_added", f"fulfillmentTrackingInfoUpdate on the latest fulfillment of {order_gid}: "
+                                  f"adds {_numbers(missing)}", numbers_of(missing), {},
+                "Shopify shipping update" if notify else None,
+                perform=lambda: self._add_to_latest(state, missing, notify)),))
         raise Permanent(f"nothing Infoplus order {update.infoplus_order_no} shipped ({dict(update.shipped)}) is open "
                         f"in Shopify order {order_gid}, which has no fulfillment to add tracking to")
 
@@ -243,3 +257,13 @@ class ShopifyTracking:
 
 def _numbers(parcels: list[Parcel]) -> str:
     return ", ".join(parcel.tracking_no for parcel in parcels)
+
+
+def _with_skus(picked: list[tuple[tuple[str, str], int]], state: _OrderState) -> list[tuple[tuple, int]]:
+    """The picked lines with their SKUs: ((line key, SKU, remaining), units)."""
+    by_key = {key: (key, sku, remaining) for key, sku, remaining in state.open_lines()}
+    return [(by_key[key], quantity) for key, quantity in picked]
+
+
+def _units(items: dict[str, int]) -> str:
+    return ", ".join(f"{quantity} × {sku}" for sku, quantity in sorted(items.items()))

@@ -16,7 +16,8 @@ from typing import Any
 
 import requests
 
-from carts.tracking import Parcel, TrackingUpdate, add_up, mentions, shipped_summary
+from carts.tracking import (Parcel, PlannedWrite, TrackingPlan, TrackingUpdate, add_up, mentions, numbers_of,
+                            shipped_summary)
 from carts.woocommerce.api import SHIPMENT_TRACKING, WooCommerceAPI
 from outbound.errors import Permanent
 from schemas.connection import Connection
@@ -49,27 +50,48 @@ class WooCommerceTracking:
         self._extension = connection.woocommerce_shipment_tracking
 
     def write(self, update: TrackingUpdate) -> str:
+        return self.plan(update).run()
+
+    def plan(self, update: TrackingUpdate) -> TrackingPlan:
         order_id = update.cart_order_id
         order = self._api.get(f"orders/{order_id}")
         if order is None:
             raise Permanent(f"WooCommerce order {order_id} not found (deleted, or the connection points at "
                             f"another store)", status=404)
-        done = self._add_tracking(order_id, update)
-        return "; ".join(filter(None, [done, self._complete_if_all_shipped(order, update)]))
+        shown = self._shown_numbers(order_id, update)
+        missing = update.missing(shown)
+        writes = self._tracking_writes(order_id, update, missing) + self._completion(order, update)
+        now = {"order": order_id, "tracking_numbers": shown, "status": order.get("status")}
+        return TrackingPlan(now, tuple(writes), note=f"WooCommerce order {order_id} already shows its tracking")
 
-    def _add_tracking(self, order_id: str, update: TrackingUpdate) -> str:
+    def _shown_numbers(self, order_id: str, update: TrackingUpdate) -> list[str]:
         if self._extension:
-            missing = update.missing(item.get("tracking_number", "") for item in self._trackings(order_id))
-            for parcel in missing:
-                self._post(f"orders/{order_id}/shipment-trackings", tracking_item(parcel), SHIPMENT_TRACKING)
-        else:
-            missing = update.missing(self._numbers_in_notes(order_id, update))
-            if missing:
-                note = {"note": note_text(update, missing), "customer_note": update.notify_customer}
-                self._post(f"orders/{order_id}/notes", note)
-        numbers = ", ".join(parcel.tracking_no for parcel in missing)
-        return f"added {numbers} to WooCommerce order {order_id}" if missing else \
-            f"WooCommerce order {order_id} already shows its tracking"
+            return [item.get("tracking_number", "") for item in self._trackings(order_id)]
+        return self._numbers_in_notes(order_id, update)
+
+    def _tracking_writes(self, order_id: str, update: TrackingUpdate, missing: list[Parcel]) -> list[PlannedWrite]:
+        if not missing:
+            return []
+        if self._extension:  # the extension sends no email of its own: its items show in WooCommerce's emails
+            return [PlannedWrite("tracking_item", f"Shipment Tracking item {parcel.tracking_no} on order {order_id}",
+                                 (parcel.tracking_no,), perform=self._poster(
+                                     f"orders/{order_id}/shipment-trackings", tracking_item(parcel),
+                                     f"added {parcel.tracking_no} to WooCommerce order {order_id}", SHIPMENT_TRACKING))
+                    for parcel in missing]
+        note = {"note": note_text(update, missing), "customer_note": update.notify_customer}
+        kind = "customer" if update.notify_customer else "private"
+        return [PlannedWrite("order_note", f"{kind} note on order {order_id}: {note['note']!r}", numbers_of(missing),
+                             dict(update.shipped),
+                             "WooCommerce customer note email" if update.notify_customer else None,
+                             perform=self._poster(f"orders/{order_id}/notes", note,
+                                                  f"added {', '.join(numbers_of(missing))} to WooCommerce order "
+                                                  f"{order_id}"))]
+
+    def _poster(self, path: str, body: dict[str, Any], done: str, namespace: str | None = None):
+        def post() -> str:
+            self._post(path, body, namespace)
+            return done
+        return post
 
     def _trackings(self, order_id: str) -> list[dict[str, Any]]:
         response = self._api.request("GET", f"orders/{order_id}/shipment-trackings", namespace=SHIPMENT_TRACKING)
@@ -84,12 +106,16 @@ class WooCommerceTracking:
         text = "\n".join(note.get("note") or "" for note in notes)
         return [parcel.tracking_no for parcel in update.parcels if mentions(text, parcel.tracking_no)]
 
-    def _complete_if_all_shipped(self, order: dict[str, Any], update: TrackingUpdate) -> str:
+    def _completion(self, order: dict[str, Any], update: TrackingUpdate) -> list[PlannedWrite]:
         ordered = add_up((line.get("sku"), line.get("quantity")) for line in order.get("line_items") or [])
         if order.get("status") not in COMPLETABLE or not update.everything_shipped(ordered):
-            return ""
-        self._api.request("PUT", f"orders/{order['id']}", json={"status": "completed"})
-        return f"marked WooCommerce order {order['id']} completed"
+            return []
+
+        def complete() -> str:
+            self._api.request("PUT", f"orders/{order['id']}", json={"status": "completed"})
+            return f"marked WooCommerce order {order['id']} completed"
+        return [PlannedWrite("order_completed", f"order {order['id']} {order.get('status')} -> completed",
+                             email="WooCommerce completed order email", perform=complete)]
 
     def _post(self, path: str, body: dict[str, Any], namespace: str | None = None) -> None:
         kwargs = {"namespace": namespace} if namespace else {}
