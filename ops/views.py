@@ -8,6 +8,7 @@ from flask import Blueprint, abort, jsonify, redirect, render_template, request,
 from kafka.errors import KafkaError
 
 from events import topics
+from events.previews import CART_LISTING_COST, read_report
 from events.replay import ReplayError, Selection, refusal, replay
 from ops import auth
 from ops.cluster import FLOWS
@@ -98,3 +99,22 @@ def consumers():
 @bp.get("/poller")
 def poller():
     return render_template("poller.html", poller=services().cluster.poller())
+
+
+@bp.get("/preview")
+def preview():
+    """`cartbridge-preview --connection N` as a page: what Sync Inventory / Sync Tracking Data in preview would write."""
+    ops = services()
+    previewing = [c for c in (ops.switches(c)[0] for c in sorted(ops.registry.all(), key=lambda c: c.id)) if c.previews]
+    wanted = request.args.get("connection", "").strip()
+    if not wanted.isdigit():
+        return render_template("preview.html", previewing=previewing, report=None, connection=None)
+    connection = ops.registry.get(int(wanted))
+    if connection is None:
+        abort(404)
+    try:
+        report = read_report(ops.settings, connection.id)
+    except ReplayError as error:
+        return render_template("error.html", message=f"the preview records could not be read: {error}"), 503
+    return render_template("preview.html", previewing=previewing, report=report, connection=ops.switches(connection)[0],
+                           listing_cost=CART_LISTING_COST, limit=500)
