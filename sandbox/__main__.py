@@ -16,13 +16,14 @@ from typing import Sequence
 
 from .bigcommerce import BigCommerceStandIn
 from .infoplus import InfoplusStandIn
+from .magento import MagentoStandIn
 from .sample import DEFAULT_SKUS
 from .shopify import DEFAULT_LOCATION, ShopifyStandIn
 from .woocommerce import WooCommerceStandIn
 
 DEMO_ORDERABLE = 10
 #: Infoplus ShoppingCartConnection ids seeded for the demo, one per cart platform.
-DEMO_CONNECTIONS = ((101, "Shopify"), (102, "WooCommerce"), (103, "BigCommerce"))
+DEMO_CONNECTIONS = ((101, "Shopify"), (102, "WooCommerce"), (103, "BigCommerce"), (104, "Magento"))
 
 
 def _args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -31,6 +32,7 @@ def _args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--shopify-port", type=int, default=8082)
     parser.add_argument("--woocommerce-port", type=int, default=8083)
     parser.add_argument("--bigcommerce-port", type=int, default=8084)
+    parser.add_argument("--magento-port", type=int, default=8085)
     parser.add_argument("--api-key", default="test-key", help="Infoplus API-Key to require")
     parser.add_argument("--shopify-token", default="shpat_test",
                         help="X-Shopify-Access-Token to require")
@@ -46,21 +48,22 @@ def _args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def _seed(args: argparse.Namespace, infoplus: InfoplusStandIn, shopify: ShopifyStandIn,
-          woo: WooCommerceStandIn, bigcommerce: BigCommerceStandIn) -> None:
+          woo: WooCommerceStandIn, bigcommerce: BigCommerceStandIn, magento: MagentoStandIn) -> None:
     for sku in args.sku or DEFAULT_SKUS:
         infoplus.add_item(args.lob_id, sku, DEMO_ORDERABLE)
         shopify.add_variant(sku, quantity=0)
         woo.add_product(sku, stock_quantity=0)
         bigcommerce.add_variant(sku, quantity=0)
+        magento.add_source_item(sku, 0)
     urls = {"Shopify": shopify.base_url, "WooCommerce": woo.store_url,
-            "BigCommerce": bigcommerce.api_base_url}
+            "BigCommerce": bigcommerce.api_base_url, "Magento": magento.store_url}
     for connection_id, platform in DEMO_CONNECTIONS:
         infoplus.add_connection(connection_id, args.lob_id, 55, connectionType=platform,
                                 name=f"Demo {platform}", shoppingCartStoreURL=urls[platform])
 
 
 def _banner(infoplus: InfoplusStandIn, shopify: ShopifyStandIn, woo: WooCommerceStandIn,
-            bigcommerce: BigCommerceStandIn, args: argparse.Namespace) -> str:
+            bigcommerce: BigCommerceStandIn, magento: MagentoStandIn, args: argparse.Namespace) -> str:
     # The first line names the Infoplus URL third word; scripts and tests read it there.
     return "\n".join([
         f"Infoplus stand-in: {infoplus.base_url}  (API under {infoplus.api_url})",
@@ -80,6 +83,11 @@ def _banner(infoplus: InfoplusStandIn, shopify: ShopifyStandIn, woo: WooCommerce
         f"  connection: api_base_url: {bigcommerce.api_base_url}  store_hash: "
         f"{args.bigcommerce_hash}  access_token: {args.bigcommerce_token}  location_id: 1",
         f"  state:            curl {bigcommerce.url('/_sandbox/state')}",
+        f"Magento stand-in:  {magento.store_url}  (REST under /rest/default/V1/, OAuth 1.0a; no standalone bearer)",
+        f"  connection: store_url: {magento.store_url}  consumer_key: {magento.consumer_key}  consumer_secret: "
+        f"{magento.consumer_secret}  access_token: {magento.access_token}  access_token_secret: "
+        f"{magento.access_token_secret}",
+        f"  state:            curl {magento.url('/_sandbox/state')}",
         "Ctrl-C or SIGTERM stops."])
 
 
@@ -92,12 +100,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                              shipment_tracking=True)
     bigcommerce = BigCommerceStandIn(args.bigcommerce_hash, args.bigcommerce_token,
                                      port=args.bigcommerce_port)
-    _seed(args, infoplus, shopify, woo, bigcommerce)
+    magento = MagentoStandIn(bearer_allowed=False, port=args.magento_port)
+    _seed(args, infoplus, shopify, woo, bigcommerce, magento)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    with infoplus, shopify, woo, bigcommerce:
-        print(_banner(infoplus, shopify, woo, bigcommerce, args), flush=True)
+    with infoplus, shopify, woo, bigcommerce, magento:
+        print(_banner(infoplus, shopify, woo, bigcommerce, magento, args), flush=True)
         while not stop.wait(0.5):  # a timed wait keeps the main thread responsive to signals
             pass
     logging.getLogger("sandbox").info("stand-ins stopped")

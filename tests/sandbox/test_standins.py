@@ -522,7 +522,7 @@ def test_sample_cli_posts_a_signed_delivery(capsys):
 def test_module_runs_every_standin_until_sigterm():
     proc = subprocess.Popen([sys.executable, "-m", "sandbox", "--infoplus-port", "0",
                              "--shopify-port", "0", "--woocommerce-port", "0",
-                             "--bigcommerce-port", "0"], cwd=REPO, stdout=subprocess.PIPE,
+                             "--bigcommerce-port", "0", "--magento-port", "0"], cwd=REPO, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env={**os.environ,
                                                                   "PYTHONUNBUFFERED": "1"})
     try:
@@ -535,7 +535,7 @@ def test_module_runs_every_standin_until_sigterm():
         seeded = requests.get(f"{infoplus_url}/_sandbox/state", timeout=5).json()
         assert [(i["lobId"], i["sku"]) for i in seeded["items"]] == [(10000, "SKU-1"),
                                                                      (10000, "SKU-2")]
-        assert [c["id"] for c in seeded["connections"]] == [101, 102, 103]
+        assert [c["id"] for c in seeded["connections"]] == [101, 102, 103, 104]
         urls = {line.split(":", 1)[0]: line.split()[2] for line in lines if "stand-in:" in line}
         woo = requests.get(f"{urls['WooCommerce stand-in']}/wp-json/wc/v3/products",
                            params={"sku": "SKU-1"}, auth=("ck_test", "cs_test"), timeout=5)
@@ -543,6 +543,9 @@ def test_module_runs_every_standin_until_sigterm():
         bc = requests.get(f"{urls['BigCommerce stand-in']}/stores/abc123/v3/catalog/variants",
                           headers={"X-Auth-Token": "bc_test"}, timeout=5)
         assert [v["sku"] for v in bc.json()["data"]] == ["SKU-1", "SKU-2"]
+        magento = requests.get(f"{urls['Magento stand-in']}/_sandbox/state", timeout=5).json()
+        assert [(i["sku"], i["source_code"]) for i in magento["source_items"]] == [("SKU-1", "default"),
+                                                                                  ("SKU-2", "default")]
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
     finally:
