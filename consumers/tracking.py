@@ -86,9 +86,10 @@ class TrackingHandler:
 
     def _preview(self, match: _Match, update: TrackingUpdate) -> Outcome:
         writer = self._writer(match.connection)
-        if not hasattr(writer, "plan"):
-            raise InvalidEvent(f"{match.connection.platform} cannot preview tracking (carts/tracking.py "
-                               f"TrackingWriter.plan); connection {match.connection.id} wrote nothing")
+        if not hasattr(writer, "plan"):  # written nothing, and said so: not a failure of the shipment
+            return skipped(f"preview: {match.connection.platform} cannot preview tracking (carts/tracking.py "
+                           f"TrackingWriter.plan); Infoplus order {update.infoplus_order_no} was not sent to the cart",
+                           "preview_unsupported", extra={"connection_id": match.connection.id})
         plan = writer.plan(update)
         found = {"flow": "tracking", "cart_order_id": update.cart_order_id,
                  "infoplus_order_no": update.infoplus_order_no,
