@@ -14,6 +14,7 @@ a shipment that ships everything left makes the order `complete`. Rules:
 - carriers: Magento's own carrier codes for UPS, USPS, FedEx and DHL Express; any other carrier is `custom`
   with Infoplus's name as the title;
 - `notify` is the connection's `notify_customer`.
+Preview (`sync_tracking_data: preview`): `plan` makes the same reads and describes the write; `write` runs it.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from typing import Any
 import requests
 
 from carts.magento.api import MagentoAPI
-from carts.tracking import Parcel, TrackingUpdate, add_up, allocate
+from carts.tracking import Parcel, PlannedWrite, TrackingPlan, TrackingUpdate, add_up, allocate, numbers_of
 from outbound.errors import Permanent
 from schemas.connection import Connection
 from schemas.magento import shippable_items
@@ -50,6 +51,9 @@ class MagentoTracking:
         self._api = MagentoAPI(connection, timeout=timeout, session=session)
 
     def write(self, update: TrackingUpdate) -> str:
+        return self.plan(update).run()
+
+    def plan(self, update: TrackingUpdate) -> TrackingPlan:
         order_id = update.cart_order_id
         order = self._api.get(f"orders/{order_id}")
         if order is None:
@@ -57,17 +61,27 @@ class MagentoTracking:
                             f"store)", status=404)
         shipments = list(self._api.search("shipments", [[("order_id", order_id, "eq")]]))
         numbers = [t.get("track_number") or "" for s in shipments for t in s.get("tracks") or []]
-        missing = update.missing(numbers)
-        if not missing:
-            return f"Magento order {order_id} already shows its tracking"
         lines = [item for item in shippable_items(order.get("items") or []) if not item.get("is_virtual")]
         fulfilled = add_up((item.get("sku"), int(float(item.get("qty_shipped") or 0))) for item in lines)
+        now = {"order": order_id, "tracking_numbers": numbers, "fulfilled": fulfilled, "state": order.get("state")}
+        missing = update.missing(numbers)
+        if not missing:
+            return TrackingPlan(now, note=f"Magento order {order_id} already shows its tracking")
         picked = allocate(update.to_fulfil(fulfilled), [(item, item.get("sku"), _open(item)) for item in lines
                                                         if _open(item) > 0])
         if picked:
-            return self._ship(update, picked, missing)
+            items = add_up((item.get("sku"), qty) for item, qty in picked)
+            return TrackingPlan(now, (PlannedWrite(
+                "shipment", f"shipment on order {order_id}: " + ", ".join(
+                    f"{q} × {sku}" for sku, q in sorted(items.items())) + f", tracks {', '.join(numbers_of(missing))}",
+                numbers_of(missing), items, "Magento shipment email" if update.notify_customer else None,
+                perform=lambda: self._ship(update, picked, missing)),))
         if shipments:
-            return self._add_tracks(update, max(shipments, key=lambda s: int(s.get("entity_id") or 0)), missing)
+            latest = max(shipments, key=lambda s: int(s.get("entity_id") or 0))
+            return TrackingPlan(now, (PlannedWrite(
+                "tracking_added", f"adds {', '.join(numbers_of(missing))} to shipment {latest.get('entity_id')} "
+                                  f"of order {order_id}", numbers_of(missing),
+                perform=lambda: self._add_tracks(update, latest, missing)),))
         raise Permanent(f"nothing Infoplus order {update.infoplus_order_no} shipped ({dict(update.shipped)}) is "
                         f"left to ship in Magento order {order_id}, which has no shipment to add tracking to")
 

@@ -9,7 +9,10 @@ import pytest
 
 from events import topics
 from sandbox.magento import MagentoStandIn
-from tests.consumers.test_inventory import T0, publish, publisher, skipped_records, use_connections  # noqa: F401
+from events.infoplus import inventory_event
+from schemas.infoplus import InventoryLevel
+from tests.consumers.test_inventory import (LOB, T0, publish, publisher, skipped_records,  # noqa: F401
+                                           use_connections)
 from tests.consumers.test_orders_magento import magento_connection
 from tests.support.world import eventually
 
@@ -70,22 +73,48 @@ def test_zero_stock_stays_in_stock_for_backorder_items_unless_the_connection_sto
         eventually(lambda: quantity(magento, "SKU-B") == (0, 0), 60)
 
 
-def test_many_skus_go_in_a_few_bulk_calls_to_the_connections_source_and_store_view_despite_a_429(
+def test_many_skus_arriving_together_go_in_a_few_bulk_saves_to_the_connections_source_and_store_view(
         world, magento, publisher):
-    skus = [f"SKU-{n:02d}" for n in range(30)]
+    skus = [f"SKU-{n:02d}" for n in range(60)]
     for sku in skus:
         magento.add_source_item(sku, 0, source_code="east")
     magento.add_source_item("ONLY-DEFAULT", 9)  # assigned to another source: not this connection's
     use_connections(world, magento_connection(magento, sync_inventory=True, store_code="us", source_code="east"))
-    magento.fail_next(1, status=429, retry_after=1, path_regex=SAVES)
     world.start_consumer("inventory")
+    publish(publisher, skus[0], 1)  # the consumer is up and has joined its group
+    eventually(lambda: quantity(magento, skus[0], "east") == (1, 1), 60)
 
-    for n, sku in enumerate(skus + ["ONLY-DEFAULT"]):
-        publish(publisher, sku, 100 + n)
+    publish_all(publisher, {sku: 100 + n for n, sku in enumerate(skus + ["ONLY-DEFAULT"])})
 
     eventually(lambda: all(quantity(magento, sku, "east") == (100 + n, 1) for n, sku in enumerate(skus)), 60,
                message="every SKU set at source east")
+    [skip] = skipped_records(world, expect=1)
+    assert skip["event"]["payload"]["sku"] == "ONLY-DEFAULT" and skip["code"] == "not_in_cart"
     assert quantity(magento, "ONLY-DEFAULT") == (9, 1) and magento.source_item("ONLY-DEFAULT", "east") is None
-    assert saves(magento) <= 12, f"{saves(magento)} source-item saves for 30 SKUs"
+    assert saves(magento) <= 1 + 12, "one per poll batch, not one per SKU"
     assert all(call.path.startswith("/rest/us/V1/") for call in magento.calls)
+
+
+def test_a_429_or_a_5xx_in_the_middle_of_a_batch_still_lands_every_sku(world, magento, publisher):
+    skus = [f"SKU-T{n:02d}" for n in range(40)]
+    for sku in skus:
+        magento.add_source_item(sku, 0)
+    use_connections(world, magento_connection(magento, sync_inventory=True))
+    world.start_consumer("inventory")
+    publish(publisher, skus[0], 1)
+    eventually(lambda: quantity(magento, skus[0]) == (1, 1), 60)
+
+    magento.fail_next(1, status=429, retry_after=1, path_regex=SAVES)  # the bulk save
+    magento.fail_next(1, status=503, path_regex=SAVES)  # and then one event's own save
+    publish_all(publisher, {sku: 500 + n for n, sku in enumerate(skus)})
+
+    eventually(lambda: all(quantity(magento, sku) == (500 + n, 1) for n, sku in enumerate(skus)), 60,
+               message="every SKU after the throttle")
     assert world.read(topics.dead_letters(topics.INFOPLUS_INVENTORY), expect=0) == []
+
+
+def publish_all(publisher, levels: dict[str, int]) -> None:
+    """Many items in one go, as a poller page would publish them."""
+    events = [inventory_event(InventoryLevel(LOB, sku, quantity, False, T0.isoformat()), None, "infoplus")
+              for sku, quantity in levels.items()]
+    publisher.publish_many(topics.INFOPLUS_INVENTORY, [(key, envelope) for _, key, envelope in events])

@@ -6,6 +6,7 @@ from typing import Iterator
 
 import pytest
 
+from events import topics
 from sandbox.magento import MagentoStandIn
 from tests.consumers.test_orders_magento import MAGENTO_ID, magento_connection
 from tests.consumers.tracking_support import WAIT, enable_tracking, infoplus_order, publish_as, push, wait_handled
@@ -92,3 +93,20 @@ def test_several_cartons_are_tracks_on_one_shipment_and_a_late_carton_is_added_t
     assert created["tracks"][1]["title"] == "OnTrac"
     assert len(magento.emails) == 1  # one shipment email; the late track sends none
     assert magento.count("POST", r"/order/1003/ship$") == 1
+
+
+def test_in_preview_the_shipment_is_described_and_not_made(world, magento):
+    enable_tracking(world, MAGENTO_ID)
+    world.set_switch(MAGENTO_ID, "sync_tracking_data", "preview")
+    order = ship_order(world, magento, 1004, {"SKU-1": 2})
+    world.start_consumer("tracking")
+
+    push(world, world.infoplus.add_shipment(order["orderNo"], "1ZMGPREVIEW000001", "UPS"))
+
+    [record] = world.read(topics.skipped(topics.INFOPLUS_SHIPMENTS), expect=1, timeout=WAIT)
+    assert (record["connection_id"], record["code"]) == (MAGENTO_ID, "preview")
+    [write] = record["preview"]["would_write"]
+    assert (write["action"], write["items"], write["tracking_numbers"], write["email"]) == (
+        "shipment", {"SKU-1": 2}, ["1ZMGPREVIEW000001"], "Magento shipment email")
+    assert magento.shipments(1004) == [] and magento.emails == []
+    assert [c for c in magento.calls if c.method != "GET"] == []
