@@ -153,9 +153,9 @@ class TrackingWriter(Protocol):
     def plan(self, update: TrackingUpdate) -> TrackingPlan:
         """Read what the cart order shows and say what `write` would write (preview: nothing is written).
 
-        Raises like `write`. Shopify, WooCommerce and BigCommerce have it; a platform without it cannot preview
-        tracking (Magento's writer, written concurrently, has only `write` so far): its shipments get a skipped
-        record with code `preview_unsupported`, and nothing is written."""
+        Raises like `write`. Shopify, WooCommerce, BigCommerce and Magento have it; a platform without it cannot
+        preview tracking: its shipments get a skipped record with code `preview_unsupported`, and nothing is
+        written."""
 
     def write(self, update: TrackingUpdate) -> str:
         """Bring the cart order up to `update`, reading before writing; return what was done, for the log.
