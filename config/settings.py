@@ -95,14 +95,21 @@ class Settings:
     # is dropped from its group while still working, and another copy handles the same events.
     consumer_max_poll_records: int = 100
     consumer_max_poll_interval_ms: int = 300_000
+    # Consumer state stores (consumers/state.py): a key not written for this long is deleted, which bounds how long
+    # a restore takes; anything older than that is looked up in Infoplus instead of trusted.
+    state_retention_days: float = 60.0
+    # Cart clocks differ from ours: orders created this close to a state store's start are looked up anyway.
+    state_clock_skew_seconds: float = 600.0
     retry_backoff_initial_seconds: float = 1.0
     retry_backoff_max_seconds: float = 60.0
     # An error no one classified (a bug, an unforeseen answer) is retried this many times (about 2 minutes with
     # the default backoff), then dead-lettered with its traceback: it must not stall its partition for good.
     unexpected_error_attempts: int = 8
-    # This process's share of the Infoplus budget (~3 req/s per API user, 10 per site): split it between the
-    # processes that share an API key, e.g. poller 1.5 + orders 1 + tracking 0.5.
-    infoplus_calls_per_second: float = 2.0
+    # The most Infoplus calls/s this process makes (Infoplus allows ~3/s per API user, 10 per site). Processes
+    # sharing a key need not split it by hand: each cuts its rate on a 429 (x0.8, and waits out Retry-After) and
+    # climbs back by INFOPLUS_RATE_INCREASE_PER_SECOND calls/s each second (outbound/ratelimit.AdaptiveRate).
+    infoplus_calls_per_second: float = 3.0
+    infoplus_rate_increase_per_second: float = 0.01
     infoplus_poll_seconds: float = 30.0
     # A 429/5xx in a poll cycle is waited out and asked again within the cycle, for at most this many seconds in
     # all per cycle; past that the cycle ends and the next one resumes at the cursor.
@@ -162,11 +169,15 @@ class Settings:
             max_body_bytes=int(env.get("MAX_BODY_BYTES", defaults.max_body_bytes)),
             consumer_session_timeout_ms=int(
                 env.get("KAFKA_CONSUMER_SESSION_TIMEOUT_MS", defaults.consumer_session_timeout_ms)),
+            state_retention_days=float(env.get("STATE_RETENTION_DAYS", defaults.state_retention_days)),
+            state_clock_skew_seconds=float(env.get("STATE_CLOCK_SKEW_SECONDS", defaults.state_clock_skew_seconds)),
             consumer_max_poll_interval_ms=int(
                 env.get("KAFKA_MAX_POLL_INTERVAL_MS", defaults.consumer_max_poll_interval_ms)),
             retry_backoff_max_seconds=float(env.get("RETRY_BACKOFF_MAX_SECONDS", defaults.retry_backoff_max_seconds)),
             unexpected_error_attempts=int(env.get("UNEXPECTED_ERROR_ATTEMPTS", defaults.unexpected_error_attempts)),
             infoplus_calls_per_second=float(env.get("INFOPLUS_CALLS_PER_SECOND", defaults.infoplus_calls_per_second)),
+            infoplus_rate_increase_per_second=float(
+                env.get("INFOPLUS_RATE_INCREASE_PER_SECOND", defaults.infoplus_rate_increase_per_second)),
             infoplus_poll_seconds=float(env.get("INFOPLUS_POLL_SECONDS", defaults.infoplus_poll_seconds)),
             infoplus_poll_retry_budget_seconds=float(
                 env.get("INFOPLUS_POLL_RETRY_BUDGET_SECONDS", defaults.infoplus_poll_retry_budget_seconds)),

@@ -41,6 +41,7 @@ from consumers.deferral import DeferPolicy, Deferred, decode_deferred, waited
 from consumers.observer import NO_OBSERVER, EngineObserver
 from consumers.outcomes import InvalidEvent, NotYet, Outcome, TargetSkipped
 from consumers.partitions import Partitions, RebalanceListener
+from consumers.state import StateStore
 from events import kafka_errors, topics
 from events.publisher import BrokerUnavailable, EventTooLarge, Publisher
 from outbound.errors import Permanent, Retryable
@@ -77,9 +78,11 @@ class ConsumerEngine:
     def __init__(self, *, kind: str, topic: str, handler: Handler, settings: Settings,
                  publisher: Publisher | None = None, clock: Callable[[], float] = time.monotonic,
                  look_ahead: LookAhead | None = None, kafka_options: Mapping[str, Any] | None = None,
-                 defer: DeferPolicy | None = None, wall_clock: Callable[[], float] = time.time) -> None:
+                 defer: DeferPolicy | None = None, wall_clock: Callable[[], float] = time.time,
+                 state: StateStore | None = None) -> None:
         self.kind = kind
         self.topic = topic
+        self._state = state  # restored per partition before its first event; the handler reads and writes it
         self._defer_policy = defer  # None: a NotYet is dead-lettered at once
         self._wall_clock = wall_clock
         self._handler = handler
@@ -90,7 +93,7 @@ class ConsumerEngine:
         self._clock = clock
         self._stopping = threading.Event()
         self._consumer: KafkaConsumer | None = None
-        self._partitions = Partitions(kind, clock)  # offsets, pauses, attempts: right across rebalances
+        self._partitions = Partitions(kind, clock, on_owned=self._keep_state_of)  # right across rebalances
         self._recent: OrderedDict[str, None] = OrderedDict()  # event ids handled by this process
         self.counts: dict[str, int] = {"done": 0, "skipped": 0, "dead_lettered": 0, "retried": 0, "duplicate": 0}
         self.observer: EngineObserver = NO_OBSERVER  # metrics and readiness (consumers.runner installs them)
@@ -130,7 +133,14 @@ class ConsumerEngine:
     def _start_consumer(self) -> KafkaConsumer:
         topics.ensure_topics(self._settings,
                              [*self._input_topics(), topics.dead_letters(self.topic), topics.skipped(self.topic)])
+        if self._state is not None:
+            self._state.ensure_topic()
         return self._create_consumer()
+
+    def _keep_state_of(self, owned: set[TopicPartition]) -> None:
+        if self._state is not None:
+            main = self._settings.topic(self.topic)
+            self._state.keep_only({tp.partition for tp in owned if tp.topic == main})
 
     def _create_consumer(self) -> KafkaConsumer:
         session_ms = self._settings.consumer_session_timeout_ms
@@ -168,12 +178,30 @@ class ConsumerEngine:
             self._stopping.wait(BROKER_RETRY_SECONDS)
             return
         self.observer.polled(self._consumer)
+        if not self._restore_state(batch):
+            return
         deadline = self._clock() + self._settings.consumer_batch_seconds
         for tp, records in batch.items():
             if self._stopping.is_set():
                 break
             self._process_partition(tp, records, deadline)
         self._commit()
+
+    def _restore_state(self, batch: dict) -> bool:
+        """A new assignment's state is read back before any of its events; if Kafka cannot serve it now, the
+        batch is set back (its records are read again) and the loop waits."""
+        if self._state is None:
+            return True
+        main = self._settings.topic(self.topic)
+        try:
+            self._state.restore_missing({tp.partition for tp in self._consumer.assignment() if tp.topic == main})
+            return True
+        except Retryable as error:
+            log.warning("%s: state not restored (%s); retrying", self.kind, error.reason)
+            for tp, records in batch.items():
+                self._consumer.seek(tp, records[0].offset)
+            self._stopping.wait(BROKER_RETRY_SECONDS)
+            return False
 
     def _process_partition(self, tp: TopicPartition, records: list, deadline: float) -> None:
         """Handle one partition's records in order, until one must wait or the batch's time is up.
@@ -245,7 +273,9 @@ class ConsumerEngine:
             raise _NotDue(wait)
         return decode_envelope(json.dumps(deferred.event).encode()), deferred
 
-    def _call_handler(self, envelope: Envelope) -> Outcome:
+    def _call_handler(self, record, envelope: Envelope) -> Outcome:
+        if self._state is not None:
+            self._state.bind(record.partition)  # restores the partition's state before its first event
         started = time.perf_counter()
         try:
             return self._handler(envelope)
@@ -256,7 +286,7 @@ class ConsumerEngine:
         """Run the handler and record what came of it; True when the effect happened (or had already)."""
         source = deferred.source if deferred else _source(record)  # side records name where the event first sat
         try:
-            outcome = self._call_handler(envelope)
+            outcome = self._call_handler(record, envelope)
         except (Permanent, InvalidEvent) as error:
             details = error.details() if isinstance(error, Permanent) else error.details
             self._dead_letter(record, envelope, error.reason, details, source)

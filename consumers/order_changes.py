@@ -11,9 +11,9 @@ to the second, so a change within the creation's second must not pass for a repe
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Callable
 
-from consumers.order_memory import OrderKey, OrderMemory
+from consumers.order_state import OrderKey, OrderState
 from consumers.outcomes import InvalidEvent, Outcome, done, skipped
 from infoplus.orders import customer_order_no, differences, is_cancelled, parent_order, recorded_version
 from schemas.connection import Connection
@@ -25,8 +25,32 @@ class OpsMustAct(InvalidEvent):
 
 
 class OrderChanges:
-    def __init__(self, memory: OrderMemory) -> None:
+    def __init__(self, memory: OrderState) -> None:
         self._memory = memory
+
+    def known_creation(self, connection: Connection, order: CartOrder, created: dict[str, Any], event_id: str,
+                       lookup: Callable[[], list[dict]]) -> Outcome:
+        """An order the state store saw created: decided from what was sent, with no Infoplus call — unless there
+        is a change to report, whose message needs Infoplus's current status (then one search)."""
+        number = created.get("orderNo")
+        created_from = recorded_version(created)
+        if created_from is not None and order.version() < created_from:
+            return skipped(f"stale: order {order.name} version {order.updated_at} is older than the version "
+                           f"Infoplus order {number} was created from ({created_from.isoformat()})", "stale")
+        change = {"cancelled": order.cart_status} if order.cancelled else differences(connection, order, [created])
+        if not change:
+            return done(f"order {order.name} already in Infoplus as {number}, unchanged")
+        key: OrderKey = (connection.id, order.cart_order_id)
+        fingerprint = "sent:" + json.dumps(change, sort_keys=True)
+        earlier = self._memory.reported_by(key, fingerprint)
+        if earlier is not None and earlier != event_id:
+            return done(f"order {order.name}: this change was already handled by event {earlier}")
+        self._memory.reported(key, order.version(), fingerprint, event_id)
+        existing = lookup()
+        if not existing:
+            raise InvalidEvent(f"order {order.name} was created in Infoplus as order {number}, but Infoplus no "
+                               f"longer has it: ops must decide what to do with the change", changes=change)
+        return self.after_creation(connection, order, existing, event_id)
 
     def after_creation(self, connection: Connection, order: CartOrder, infoplus_orders: list[dict],
                        event_id: str) -> Outcome:

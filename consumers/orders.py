@@ -1,16 +1,20 @@
 """The `orders` consumer: cart orders from `cart.orders` become Infoplus orders, when Sync Orders is on.
 
 One event is one version of one cart order: a snapshot (Shopify, WooCommerce) or a reference the consumer
-fetches from the cart (BigCommerce). Then, in this order:
-- older than a version this process already handled -> skipped as stale (consumers/order_memory.py);
-- already in Infoplus -> a change after creation (consumers/order_changes.py), whatever its age;
+fetches from the cart (BigCommerce). What is known of each order lives in the consumer's state store
+(consumers/order_state.py), so most events need no Infoplus call at all. Then, in this order:
+- older than a version already handled -> skipped as stale;
+- already in Infoplus -> a change after creation (consumers/order_changes.py), whatever its age: decided from what
+  was sent, with one Infoplus search only when there is a change to report;
+- in doubt (an intent to create with no answer recorded) or older than the store -> look in Infoplus first;
 - created in the cart before the connection's `orders_since` (go-live) -> skipped with the reason: carts
   re-send old orders as updates (an edit, an archive, a reconciliation sweep), and a warehouse must not ship
   an order fulfilled long before go-live;
 - cancelled, or not paid yet -> skipped with the reason (a later paid version creates it);
 - already fulfilled in the cart (Shopify `fulfilled`, WooCommerce `completed`, BigCommerce Shipped/Completed)
   -> skipped with the reason: someone else shipped it;
-- otherwise created in Infoplus, exactly once (look before you create).
+- otherwise created in Infoplus, exactly once, without a search: the intent is recorded (acks=all) before
+  `POST order` and the outcome after, so a crash in between is looked up, never created twice.
 """
 from __future__ import annotations
 
@@ -22,13 +26,16 @@ from config.connections import ConnectionRegistry
 from config.settings import Settings
 from consumers.engine import ConsumerEngine
 from consumers.order_changes import OrderChanges
-from consumers.order_memory import OrderMemory
+from consumers.order_state import OrderKey, OrderState
 from consumers.outcomes import InvalidEvent, Outcome, done, skipped
+from consumers.state import StateStore
 from consumers.runner import run_consumer
 from events import topics
+from events.publisher import Publisher
 from infoplus.client import InfoplusClient
-from infoplus.orders import build_order, customer_order_no
+from infoplus.orders import build_order, customer_order_no, parent_order
 from infoplus.switches import SwitchBoard
+from outbound.errors import Permanent, Retryable
 from outbound.http import new_session
 from schemas.connection import Connection
 from schemas.envelope import Envelope
@@ -40,14 +47,14 @@ _ORDER_SCHEMA = CartOrderSchema()
 class OrderHandler:
     """Create each paid cart order in Infoplus exactly once; hand later changes to OrderChanges."""
 
-    def __init__(self, registry: ConnectionRegistry | SwitchBoard, infoplus: InfoplusClient, *,
-                 cart_timeout: tuple[float, float] = (3.05, 10.0), memory: OrderMemory | None = None) -> None:
+    def __init__(self, registry: ConnectionRegistry | SwitchBoard, infoplus: InfoplusClient, state: OrderState, *,
+                 cart_timeout: tuple[float, float] = (3.05, 10.0)) -> None:
         self._registry = registry
         self._infoplus = infoplus
         self._cart_timeout = cart_timeout
         self._cart_session = new_session()  # one pooled session for every cart API this process calls
-        self._memory = memory or OrderMemory()
-        self._changes = OrderChanges(self._memory)
+        self._memory = state
+        self._changes = OrderChanges(state)
 
     def __call__(self, envelope: Envelope) -> Outcome:
         connection = self._connection(envelope)
@@ -108,10 +115,18 @@ class OrderHandler:
             self._memory.handled(key, order.version())
 
     def _handle(self, connection: Connection, order: CartOrder, event_id: str) -> Outcome:
+        key: OrderKey = (connection.id, order.cart_order_id)
         number = customer_order_no(connection.id, order.cart_order_id)
-        existing = self._infoplus.find_orders(number, connection.lob_id)
-        if existing:
-            return self._changes.after_creation(connection, order, existing, event_id)
+        created = self._memory.created(key)
+        if created is not None:
+            return self._changes.known_creation(connection, order, created, event_id,
+                                                lookup=lambda: self._infoplus.find_orders(number, connection.lob_id))
+        if self._memory.must_look(key, order.created_at):
+            existing = self._infoplus.find_orders(number, connection.lob_id)
+            if existing:
+                self._memory.record_created(key, parent_order(existing))
+                return self._changes.after_creation(connection, order, existing, event_id)
+        self._memory.known(key)
         before_go_live = _before_go_live(connection, order)
         if before_go_live is not None:  # ahead of the paid rule: "sent when paid" would not be true
             return before_go_live
@@ -124,7 +139,19 @@ class OrderHandler:
             return skipped(f"order {order.name} is not paid yet (cart status {order.cart_status or '-'}); "
                            f"it is sent when the cart reports it paid", "unpaid")
         self._check_shippable(order)
-        created = self._infoplus.create_order(build_order(connection, order))
+        return self._create(connection, order, key, number)
+
+    def _create(self, connection: Connection, order: CartOrder, key: OrderKey, number: str) -> Outcome:
+        """Intent, call, outcome: an intent left without an outcome makes the next event look first."""
+        body = build_order(connection, order)
+        self._memory.intend_to_create(key)
+        try:
+            created = self._infoplus.create_order(body)
+        except (Permanent, Retryable) as error:
+            if isinstance(error, Permanent) or error.status == 429:  # refused, or not even read: nothing was made
+                self._memory.not_created(key)
+            raise  # a 5xx or a timeout stays in doubt: the retry looks first
+        self._memory.record_created(key, {**body, "orderNo": created.get("orderNo")})
         return done(f"created Infoplus order {created.get('orderNo')} for {number}")
 
     @staticmethod
@@ -150,8 +177,12 @@ def _before_go_live(connection: Connection, order: CartOrder) -> Outcome | None:
 
 def build(settings: Settings) -> ConsumerEngine:
     infoplus = InfoplusClient.from_settings(settings)
-    handler = OrderHandler(SwitchBoard.from_settings(settings, infoplus), infoplus, cart_timeout=settings.http_timeout)
-    return ConsumerEngine(kind="orders", topic=topics.CART_ORDERS, handler=handler, settings=settings)
+    publisher = Publisher(settings)
+    store = StateStore(settings, topics.CART_ORDERS, publisher)
+    handler = OrderHandler(SwitchBoard.from_settings(settings, infoplus), infoplus, OrderState(store),
+                           cart_timeout=settings.http_timeout)
+    return ConsumerEngine(kind="orders", topic=topics.CART_ORDERS, handler=handler, settings=settings,
+                          publisher=publisher, state=store)
 
 
 def main() -> None:

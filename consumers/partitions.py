@@ -37,9 +37,11 @@ def check_kafka_internals(consumer: KafkaConsumer) -> None:
 class Partitions:
     """Offsets to commit, pauses (retry back-off or a parked record not due) and retry attempts, per partition."""
 
-    def __init__(self, kind: str, clock: Callable[[], float]) -> None:
+    def __init__(self, kind: str, clock: Callable[[], float],
+                 on_owned: Callable[[set[TopicPartition]], None] = lambda owned: None) -> None:
         self._kind = kind
         self._clock = clock
+        self._on_owned = on_owned  # e.g. the state store drops partitions now owned elsewhere
         self._consumer: KafkaConsumer | None = None
         self.next_offsets: dict[TopicPartition, int] = {}  # next offset to commit
         self.committed: dict[TopicPartition, int] = {}
@@ -85,11 +87,13 @@ class Partitions:
         for tp in lost:
             self.paused_until.pop(tp, None)
         self.attempts = {key: n for key, n in self.attempts.items() if key[0] not in lost}
+        self._on_owned(set(self._consumer.assignment()) - lost)
 
     def assigned(self, owned: set[TopicPartition]) -> None:
         """Every owned partition ends up paused with a due time known here, or resumed."""
         self.paused_until = {tp: due for tp, due in self.paused_until.items() if tp in owned}
         self.attempts = {key: n for key, n in self.attempts.items() if key[0] in owned}
+        self._on_owned(owned)
         paused = self._consumer.paused()
         for tp in owned:
             if tp in self.paused_until:

@@ -42,14 +42,19 @@ class Publisher:
         """Publish several events and wait until all are acknowledged (they batch together)."""
         self._send_all(topic, [(key.encode(), envelope.to_json()) for key, envelope in items])
 
-    def publish_record(self, topic: str, key: bytes | None, record: dict) -> None:
-        """Publish a plain JSON record (dead letters, skipped records) and wait for the acknowledgement."""
-        self._send_all(topic, [(key, json.dumps(record, separators=(",", ":"), default=str).encode())])
+    def publish_record(self, topic: str, key: bytes | None, record: dict | None, *,
+                       partition: int | None = None) -> None:
+        """Publish a plain JSON record (dead letters, skipped records, state) and wait for the acknowledgement;
+        `partition` pins it (a state topic mirrors its input's partitions); None is a tombstone."""
+        value = None if record is None else json.dumps(record, separators=(",", ":"), default=str).encode()
+        self._send_all(topic, [(key, value)], partition=partition)
 
-    def _send_all(self, topic: str, items: list[tuple[bytes | None, bytes]]) -> None:
+    def _send_all(self, topic: str, items: list[tuple[bytes | None, bytes | None]], *,
+                  partition: int | None = None) -> None:
         producer = self._get_producer()
         try:
-            futures = [producer.send(self._settings.topic(topic), key=key, value=value) for key, value in items]
+            futures = [producer.send(self._settings.topic(topic), key=key, value=value, partition=partition)
+                       for key, value in items]
             for future in futures:
                 future.get(timeout=self._settings.publish_timeout_seconds)
         except _TOO_LARGE as error:  # the producer is fine: keep it

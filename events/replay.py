@@ -25,7 +25,6 @@ import argparse
 import json
 import logging
 import sys
-import time
 import uuid
 from contextlib import closing
 from dataclasses import dataclass, field, replace
@@ -42,6 +41,7 @@ from config.settings import Settings
 from events import topics
 from events.kafka_errors import describe
 from events.publisher import BrokerUnavailable, EventTooLarge, Publisher
+from events.reading import ReadStalled, records_below
 from schemas.envelope import Envelope, EnvelopeSchema
 
 _NAMESPACE = uuid.UUID("c0a4f5e2-6b1d-4f3a-8e27-5d9b0c3a71f4")  # replayed event ids; not the envelopes' namespace
@@ -170,20 +170,10 @@ def _consumer(settings: Settings) -> KafkaConsumer:
 
 
 def _records_below(consumer: KafkaConsumer, end: dict[TopicPartition, int]) -> Iterator:
-    remaining = {tp for tp, offset in end.items() if consumer.position(tp) < offset}
-    idle_since = time.monotonic()
-    while remaining:
-        batch = consumer.poll(timeout_ms=500)
-        if batch:
-            idle_since = time.monotonic()
-        elif time.monotonic() - idle_since > IDLE_TIMEOUT_SECONDS:
-            raise ReplayError(f"no records for {IDLE_TIMEOUT_SECONDS:.0f}s from "
-                              f"{', '.join(f'{tp.topic}[{tp.partition}]' for tp in sorted(remaining))}")
-        for tp in sorted(batch):
-            yield from (record for record in batch[tp] if record.offset < end[tp])
-        for tp in [tp for tp in remaining if consumer.position(tp) >= end[tp]]:
-            remaining.discard(tp)
-            consumer.pause(tp)  # records written after the start are the next run's
+    try:
+        yield from records_below(consumer, end, IDLE_TIMEOUT_SECONDS)  # records written after the start are the next run's
+    except ReadStalled as error:
+        raise ReplayError(str(error)) from error
 
 
 # -- replaying --------------------------------------------------------------------------------------------------

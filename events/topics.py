@@ -32,6 +32,11 @@ def skipped(topic: str) -> str:
     return f"{topic}.skipped"
 
 
+def state(topic: str) -> str:
+    """The consumer state store of `topic`'s consumer (consumers/state.py): compacted, partitioned like `topic`."""
+    return f"{topic}.state"
+
+
 def retry(topic: str) -> str:
     """Where events that wait for something still to come (consumers/deferral.py) sit until they are due."""
     return f"{topic}.retry"

@@ -7,9 +7,9 @@ from urllib.parse import quote
 import requests
 
 from config.settings import Settings
-from outbound.errors import Permanent
+from outbound.errors import Permanent, Retryable
 from outbound.http import new_session, send
-from outbound.ratelimit import TokenBucket
+from outbound.ratelimit import AdaptiveRate
 
 API_PATH = "/infoplus-wms/api/v3.0"
 SEARCH_PAGE_LIMIT = 250  # the API's maximum
@@ -26,7 +26,7 @@ def quote_filter_value(value: str) -> str:
 
 class InfoplusClient:
     def __init__(self, base_url: str, api_key: str, *, timeout: tuple[float, float] = (3.05, 10.0),
-                 session: requests.Session | None = None, rate_limit: TokenBucket | None = None) -> None:
+                 session: requests.Session | None = None, rate_limit: AdaptiveRate | None = None) -> None:
         self._base = base_url.rstrip("/") + API_PATH
         self._timeout = timeout
         self._session = session or new_session()
@@ -38,13 +38,22 @@ class InfoplusClient:
         if not settings.infoplus_base_url or not settings.infoplus_api_key:
             raise SystemExit("INFOPLUS_BASE_URL and INFOPLUS_API_KEY must be set")
         return cls(settings.infoplus_base_url, settings.infoplus_api_key, timeout=settings.http_timeout,
-                   rate_limit=TokenBucket(settings.infoplus_calls_per_second))
+                   rate_limit=AdaptiveRate(settings.infoplus_calls_per_second,
+                                           increase=settings.infoplus_rate_increase_per_second))
 
     def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
-        """Every call spends from this process's share of the Infoplus rate budget."""
-        if self._rate_limit is not None:
-            self._rate_limit.acquire()
-        return send(self._session, method, url, **kwargs)
+        """Every call spends from this process's share of the Infoplus budget, which a 429 cuts."""
+        if self._rate_limit is None:
+            return send(self._session, method, url, **kwargs)
+        self._rate_limit.acquire()
+        try:
+            response = send(self._session, method, url, **kwargs)
+        except Retryable as error:
+            if error.status == 429:
+                self._rate_limit.throttled(error.retry_after)
+            raise
+        self._rate_limit.succeeded()
+        return response
 
     def search(self, resource: str, filter_: str, *, page: int = 1, limit: int = SEARCH_PAGE_LIMIT,
                sort: str | None = None) -> list[dict]:

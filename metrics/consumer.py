@@ -1,7 +1,7 @@
 """The consumer engine's observer: events by outcome, handling latency, lag per partition, and readiness.
 
 Lag is measured by the consumer itself, at most every LAG_INTERVAL_SECONDS: one ListOffsets request for the end
-offsets of its assigned partitions, compared with its positions (local once fetching started) — never per record.
+offsets of its assigned partitions, compared with what it committed (what is done) — never per record.
 """
 from __future__ import annotations
 
@@ -104,9 +104,13 @@ class ConsumerMetrics:
         try:
             ends = consumer.end_offsets(assigned, timeout_ms=OFFSETS_TIMEOUT_MS) if assigned else {}
             for tp in assigned:
-                position = consumer.position(tp, timeout_ms=OFFSETS_TIMEOUT_MS)
-                if position is not None and ends.get(tp) is not None:
-                    lags[(tp.topic, str(tp.partition))] = max(0, ends[tp] - position)
+                # Against what is committed (done), not the fetch position: a partition in back-off was fetched
+                # to its end and sought back, so right after a poll its position says "nothing waiting".
+                done_up_to = consumer.committed(tp, timeout_ms=OFFSETS_TIMEOUT_MS)
+                if done_up_to is None:
+                    done_up_to = consumer.position(tp, timeout_ms=OFFSETS_TIMEOUT_MS)
+                if done_up_to is not None and ends.get(tp) is not None:
+                    lags[(tp.topic, str(tp.partition))] = max(0, ends[tp] - done_up_to)
         except Exception as error:  # a metric must never stop the loop; the last values stay until next time
             log.debug("lag not measured: %r", error)
             return

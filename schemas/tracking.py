@@ -63,6 +63,16 @@ class InfoplusOrder:
     def number(self) -> str:
         return order_number(self.order_no)
 
+    @property
+    def shipped_whole_alone(self) -> bool:
+        """Not a backorder child and every line shipped in full: no other order of its family can exist (a child is
+        split off only for what the parent could not ship), so the family need not be searched."""
+        shipped = self.shipped_by_sku()
+        ordered: dict[str, int] = {}
+        for line in self.lines:
+            ordered[line.sku] = ordered.get(line.sku, 0) + line.ordered
+        return float(self.order_no).is_integer() and bool(ordered) and shipped == ordered
+
     def shipped_by_sku(self) -> dict[str, int]:
         """SKU -> units shipped. An order Infoplus calls Shipped whose lines carry no shippedQty shipped whole."""
         whole = self.status.lower() == SHIPPED_STATUS and not any(line.shipped for line in self.lines)

@@ -73,14 +73,16 @@ def test_stale_update_is_ignored_by_a_fresh_consumer_too(world, woo):
     post_woo(world, woocommerce_order(order_id=1004, skus=["SKU-1", "SKU-2"], date_modified=minutes_ago(1)))
     wait_for_order(world, WOO_ID, 1004)
     assert first.terminate() == 0
-    world.start_consumer("orders")  # no memory of the order: the version recorded in Infoplus decides
+    world.start_consumer("orders")  # restores the order's state from the state store
+    searches = world.infoplus.count("GET", r"order/search")
 
     post_woo(world, woocommerce_order(order_id=1004, skus=["SKU-1"], date_modified=minutes_ago(5)),
              topic="order.updated")
 
     [skip] = skips(world, 1004)
-    assert "older than the version Infoplus order" in skip["reason"]
+    assert skip["reason"].startswith("stale") and "already handled" in skip["reason"]
     assert dead_letters(world, 1004, expect=0) == []
+    assert world.infoplus.count("GET", r"order/search") == searches  # decided from the state, not Infoplus
 
 
 def test_an_older_paid_snapshot_after_a_cancellation_does_not_create_the_order(world, woo):

@@ -46,6 +46,22 @@ def test_a_shipped_order_becomes_one_fulfillment_with_its_tracking(world):
     assert shopify_reads(world) == {"TrackingState": 1}  # an ordinary order is read in one call
 
 
+def test_an_ordinary_pushed_shipment_costs_one_infoplus_call(world):
+    """One carton, the whole order shipped: `GET order` is the floor; no carton or family search is needed."""
+    enable_tracking(world)
+    shopify_order(world, 5011, {"SKU-1": 1})
+    order = infoplus_order(world, 5011, {"SKU-1": 1})
+    shipment = world.infoplus.add_shipment(order["orderNo"], "1Z999AA10123456799", "UPS")
+    world.start_consumer("tracking")
+    world.infoplus.clear_calls()
+
+    push(world, shipment)
+
+    fulfillments(world, 5011)
+    assert [(call.method, "/order/" in call.path and "search" not in call.path)
+            for call in world.infoplus.calls] == [("GET", True)]
+
+
 def test_the_same_shipment_three_times_makes_one_fulfillment_and_one_email(world):
     enable_tracking(world)
     shopify_order(world, 5002, {"SKU-1": 1})

@@ -68,6 +68,7 @@ class World:
                 "INFOPLUS_API_KEY": INFOPLUS_API_KEY, "KAFKA_CONSUMER_SESSION_TIMEOUT_MS": "2000",
                 "RETRY_BACKOFF_MAX_SECONDS": "2", "PYTHONUNBUFFERED": "1",
                 "INFOPLUS_CALLS_PER_SECOND": "100",  # the stand-in has no budget unless a test sets one
+                "STATE_CLOCK_SKEW_SECONDS": "0",  # stand-ins and tests share one clock
                 **self.overrides}
 
     def settings(self) -> Settings:

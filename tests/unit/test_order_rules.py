@@ -1,13 +1,12 @@
 """The order rules without a broker: each platform's paid / cancelled rule, versions, what counts as a change
-after creation, and the consumer's memory of versions."""
+after creation."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pytest
 from marshmallow import ValidationError
 
-from consumers.order_memory import OrderMemory
 from infoplus.orders import build_order, differences, recorded_version
 from sandbox.bigcommerce import BigCommerceStandIn
 from sandbox.sample import woocommerce_order
@@ -86,17 +85,6 @@ def test_differences_ignore_case_blanks_and_backorder_splits():
 
     assert differences(CONNECTION, order, [child, parent]) == {}
     assert differences(CONNECTION, order, [parent])["lines"] == {"cart": {"SKU-1": 3}, "infoplus": {"SKU-1": 1}}
-
-
-def test_memory_flags_only_strictly_older_versions_and_forgets_the_least_recent():
-    memory, now = OrderMemory(capacity=2), datetime.now(timezone.utc)
-    memory.handled((1, "a"), now)
-
-    assert memory.newer_than((1, "a"), now - timedelta(seconds=1)) == now
-    assert memory.newer_than((1, "a"), now) is None  # the same second may hold another change
-    memory.handled((1, "b"), now)
-    memory.handled((1, "c"), now)
-    assert memory.newer_than((1, "a"), now - timedelta(days=1)) is None
 
 
 def _normalized() -> dict:
