@@ -108,7 +108,7 @@ class Settings:
     # The most Infoplus calls/s this process makes (Infoplus allows ~3/s per API user, 10 per site). Processes
     # sharing a key need not split it by hand: each cuts its rate on a 429 (x0.8, and waits out Retry-After) and
     # climbs back by INFOPLUS_RATE_INCREASE_PER_SECOND calls/s each second (outbound/ratelimit.AdaptiveRate).
-    infoplus_calls_per_second: float = 3.0
+    infoplus_calls_per_second: float = 2.9  # a hair under 3: network jitter can put calls paced at 3/s in one second
     infoplus_rate_increase_per_second: float = 0.01
     infoplus_poll_seconds: float = 30.0
     # A 429/5xx in a poll cycle is waited out and asked again within the cycle, for at most this many seconds in
