@@ -57,7 +57,7 @@ class DeliveryReader(Protocol):
 
 @dataclass(frozen=True)
 class StockLevel:
-    """What one cart should show for one SKU (README, "Inventory: the rules")."""
+    """What one cart should show for one SKU (docs/inventory.md)."""
 
     sku: str
     quantity: int  # Infoplus Orderable Quantity, never below zero

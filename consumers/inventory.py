@@ -56,7 +56,7 @@ FETCH_MIN_BYTES = 64 * 1024  # a fetch returns at once when this much has gather
 
 
 def stock_level(item: InventoryLevel, connection: Connection, change_id: str) -> StockLevel:
-    """What the cart should show (README, "Inventory: the rules")."""
+    """What the cart should show (docs/inventory.md)."""
     return StockLevel(sku=item.sku, quantity=max(0, item.orderable_quantity),  # oversold (negative) shows as 0
                       sellable_at_zero=item.backorder and not connection.stop_sales_at_zero, change_id=change_id)
 

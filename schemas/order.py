@@ -39,7 +39,7 @@ class CartOrder:
     name: str  # what the shopper and merchant see, e.g. "#1001"
     created_at: str
     updated_at: str  # ISO-8601 with an offset: the order's version (later = newer), compared as a time
-    paid: bool  # each platform's schema applies its own paid rule (README, "Orders: the rules")
+    paid: bool  # each platform's schema applies its own paid rule (docs/orders.md)
     cancelled: bool
     lines: list[OrderLine]
     bill_to: Address = field(default_factory=Address)

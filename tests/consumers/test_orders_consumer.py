@@ -127,7 +127,7 @@ def test_an_order_already_fulfilled_in_shopify_is_not_created(world):
     assert "already fulfilled in the cart" in skip["reason"] and world.infoplus.orders == []
 
     world.post_shopify_order({**shopify_order(order_id=7205), "fulfillment_status": "partial"})
-    [created] = wait_for_orders(world, 1)  # partly fulfilled: still sent (README: the rules)
+    [created] = wait_for_orders(world, 1)  # partly fulfilled: still sent (docs/orders.md)
     assert created["customerOrderNo"] == "101-7205"
 
 
