@@ -26,6 +26,7 @@ from typing import Any, Iterable
 
 from . import minigraphql as gql
 from .httpserver import HttpError, Request, Response, StandIn, json_response, ok, route
+from .shopify_fulfillment import FulfillmentServiceShop
 
 DEFAULT_LOCATION = "gid://shopify/Location/1"
 MAX_AVAILABLE, RESTORE_RATE, MAX_QUERY_COST = 2000.0, 100.0, 1000
@@ -142,7 +143,7 @@ class _Bucket:
                 "restoreRate": RESTORE_RATE}
 
 
-class ShopifyStandIn(StandIn):
+class ShopifyStandIn(FulfillmentServiceShop, StandIn):
     """The Shopify Admin GraphQL API of one shop.
 
     Throttling is real (2000-point bucket, 100 points/s, 1000 max per query) and can be forced
@@ -170,6 +171,8 @@ class ShopifyStandIn(StandIn):
             self._orders: dict[str, dict[str, Any]] = {}
             self._bucket = _Bucket()
             self._throttles = 0
+            self.services: list[dict[str, Any]] = []  # fulfillment services (sandbox/shopify_fulfillment.py)
+            self.service_writes = 0
             self.api_version = ""
 
     def _new_id(self, kind: str) -> str:
@@ -259,7 +262,7 @@ class ShopifyStandIn(StandIn):
     # ---- queries ---------------------------------------------------------------------------
     def query_shop(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"id": gid("Shop", 1), "name": self.shop_name, "currencyCode": "USD",
-                "myshopifyDomain": "sandbox-shop.myshopify.com"}
+                "myshopifyDomain": "sandbox-shop.myshopify.com", **self._shop_extras()}
 
     def query_productVariants(self, args: dict[str, Any]) -> dict[str, Any]:
         size = args.get("first") or args.get("last")
@@ -454,8 +457,22 @@ class ShopifyStandIn(StandIn):
         lines = [{"id": l["id"], "sku": l["sku"], "totalQuantity": l["totalQuantity"],
                   "remainingQuantity": l["remainingQuantity"],
                   "lineItem": {"id": l["lineItemId"], "sku": l["sku"]}} for l in fo["lineItems"]]
-        return {"id": fo["id"], "status": fo["status"], "requestStatus": "UNSUBMITTED",
-                "order": {"id": order["id"], "name": order["name"]},
+        for view, line in zip(lines, fo["lineItems"]):
+            view.update({"requiresShipping": line.get("requiresShipping", True),
+                         "originalUnitPriceSet": {"shopMoney": {"amount": line.get("price", "10.00"),
+                                                                "currencyCode": "USD"}}})
+        address = order.get("shippingAddress") or {}
+        requests = fo.get("merchantRequests", [])
+        return {"id": fo["id"], "status": fo["status"],
+                "requestStatus": fo.get("requestStatus", "UNSUBMITTED"),
+                "order": {"id": order["id"], "name": order["name"], "legacyResourceId": legacy_id(order["id"]),
+                          "createdAt": order.get("createdAt"), "updatedAt": order.get("createdAt"),
+                          "email": order.get("email"), "currencyCode": "USD"},
+                "destination": {**{k: address.get(k) for k in ("firstName", "lastName", "company", "address1",
+                                                               "address2", "city", "countryCode", "zip", "phone")},
+                                "province": address.get("provinceCode"), "email": order.get("email")},
+                "merchantRequests": lambda a: page([r for r in requests if a.get("kind") in (None, r["kind"])],
+                                                   {"first": 250, **{k: v for k, v in a.items() if k != "kind"}}),
                 "assignedLocation": {"location": {"id": fo["locationId"]}},
                 "lineItems": lambda a: page(lines, a)}
 
@@ -534,14 +551,16 @@ class ShopifyStandIn(StandIn):
 
     def add_order(self, order_id: int | str | None = None,
                   line_items: Iterable[dict[str, Any]] = (), name: str | None = None,
-                  location_id: int | str = DEFAULT_LOCATION) -> dict[str, Any]:
+                  location_id: int | str = DEFAULT_LOCATION, shipping_address: dict[str, Any] | None = None,
+                  email: str = "bob.norman@hostmail.com", created_at: str | None = None) -> dict[str, Any]:
         """Create an order whose lines wait in open fulfillment orders, one per location by default.
 
         `line_items` are dicts with `sku`, `quantity` and optionally `id` (the REST line item id,
         as in `sandbox.sample.shopify_order()["line_items"]`), `location_id` (the line's assigned
         location, else `location_id`) and `fulfillment_order` (any label: lines with different
         labels land in different fulfillment orders at the same location, as after Shopify splits
-        one). Returns the stored order.
+        one), `price`. `shipping_address` (Shopify's MailingAddress fields: firstName, address1, city,
+        provinceCode, countryCode, zip ...) is each fulfillment order's destination. Returns the stored order.
         """
         with self._state_lock:
             order_gid = to_gid("Order", order_id) if order_id else self._new_id("Order")
@@ -549,6 +568,8 @@ class ShopifyStandIn(StandIn):
             lines = [self._new_line(li) for li in given]
             self._orders[order_gid] = {
                 "id": order_gid, "name": name or f"#{legacy_id(order_gid)}", "lineItems": lines,
+                "email": email, "createdAt": created_at or now_iso(),
+                "shippingAddress": dict(shipping_address or SAMPLE_ADDRESS),
                 "fulfillmentOrders": [self._new_fulfillment_order(group, where) for where, group
                                       in _line_groups(given, lines, location_id)],
                 "fulfillments": []}
@@ -574,13 +595,15 @@ class ShopifyStandIn(StandIn):
 
     def _new_line(self, line: dict[str, Any]) -> dict[str, Any]:
         line_id = to_gid("LineItem", line["id"]) if line.get("id") else self._new_id("LineItem")
-        return {"id": line_id, "sku": line.get("sku"), "quantity": int(line.get("quantity", 1))}
+        return {"id": line_id, "sku": line.get("sku"), "quantity": int(line.get("quantity", 1)),
+                "price": str(line.get("price", "10.00")), "requiresShipping": line.get("requires_shipping", True)}
 
     def _new_fulfillment_order(self, lines: list[dict[str, Any]],
                                location_id: int | str) -> dict[str, Any]:
         fo_lines = [{"id": self._new_id("FulfillmentOrderLineItem"), "lineItemId": li["id"],
                      "sku": li["sku"], "totalQuantity": li["quantity"],
-                     "remainingQuantity": li["quantity"]} for li in lines]
+                     "remainingQuantity": li["quantity"], "price": li.get("price", "10.00"),
+                     "requiresShipping": li.get("requiresShipping", True)} for li in lines]
         return {"id": self._new_id("FulfillmentOrder"), "status": "OPEN",
                 "locationId": to_gid("Location", location_id), "lineItems": fo_lines}
 
@@ -601,6 +624,11 @@ class ShopifyStandIn(StandIn):
                       for (i, loc), q in self._levels.items()]
             return copy.deepcopy({"variants": self._variants, "inventoryLevels": levels,
                                   "orders": list(self._orders.values())})
+
+
+SAMPLE_ADDRESS = {"firstName": "Bob", "lastName": "Norman", "company": "Acme", "address1": "Chestnut Street 92",
+                  "address2": "", "city": "Louisville", "provinceCode": "KY", "countryCode": "US",
+                  "zip": "40202", "phone": "+1(502)-459-2181"}
 
 
 # ---- small pure helpers ----------------------------------------------------------------------

@@ -56,6 +56,10 @@ class Connection:
     woocommerce_shipment_tracking: bool = False
     # Go-live guard (consumers/orders.py): cart orders created before this moment are never created in Infoplus.
     orders_since: datetime | None = None
+    # Shopify "Fulfilled by Infoplus" (carts/shopify/fulfillment_service.py): the store sends this connection
+    # fulfillment and cancellation requests for the fulfillment service whose location is `location_id`; orders are
+    # created from the requests, not from order webhooks. False: a merchant-managed location, as before.
+    fulfillment_service: bool = False
 
     # Where the three sync switches are read: this file, or Infoplus's ShoppingCartConnection record.
     switches_from: str = "file"
@@ -190,6 +194,7 @@ class ConnectionSchema(Schema):
     notify_customer = fields.Boolean(load_default=True)
     woocommerce_shipment_tracking = fields.Boolean(load_default=False)
     orders_since = GoLiveMoment(allow_none=True)  # unset or empty: no go-live guard
+    fulfillment_service = fields.Boolean(load_default=False)
 
     switches_from = fields.String(load_default="file", validate=validate.OneOf(("file", "infoplus")))
 
@@ -206,6 +211,11 @@ class ConnectionSchema(Schema):
             if missing:
                 raise ValidationError({name: ["required for Magento OAuth 1.0a (consumer_key is given)"]
                                        for name in missing})
+
+    @validates_schema
+    def _fulfillment_service(self, data: dict, **kwargs) -> None:
+        if data.get("fulfillment_service") and data.get("platform") != "shopify":
+            raise ValidationError({"fulfillment_service": ["only a Shopify connection can be a fulfillment service"]})
 
     @validates_schema
     def _bigcommerce_location(self, data: dict, **kwargs) -> None:
