@@ -209,6 +209,8 @@ class ConsumerEngine:
         The time bound keeps a slow batch (paced Infoplus calls, timeouts) well inside max.poll.interval: past
         it the member would be dropped from the group while still working, and a second copy would handle the
         same events. Records not reached are read again from the next poll (the position is set back to them)."""
+        if self._state is not None:
+            self._state.bind(tp.partition)  # look-ahead may read and write this partition's state too
         redundant = self._redundant(records)
         for record in records:
             if self._stopping.is_set():

@@ -8,8 +8,9 @@ One event fans out to every connection of the event's LOB (`registry.for_lob`):
   value (`preview`: sku, infoplus, cart_now, would_set, differs). A level the cart already shows is remembered
   as applied, so once the switch is on, the same level is not written again;
 - an event older (`modified_at`) than the one last applied to that connection and SKU -> dropped, with a
-  skipped record (code `stale`): latest value wins;
-- the same state already applied by this process (a retry of a half-done fan-out) -> nothing sent again;
+  skipped record (code `stale`): latest value wins — across restarts and rebalances, since what was applied
+  lives in the consumer's state store (`infoplus.inventory.state`);
+- a level the cart already shows from us (a repeat, a retry of a half-done fan-out) -> nothing sent again;
 - otherwise the platform's stock writer sets the absolute quantity and the sell-at-zero rule; a SKU the cart
   does not sell is a counted skipped record (code `not_in_cart`), never a dead letter.
 The event is committed only after every connection is done or skipped. A connection that failed transiently
@@ -27,7 +28,6 @@ Batches (the engine's look-ahead, one partition's poll batch at a time):
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -41,7 +41,9 @@ from config.settings import Settings
 from consumers.engine import ConsumerEngine
 from consumers.outcomes import Outcome, TargetSkipped, done, skipped
 from consumers.runner import run_consumer
+from consumers.state import StateStore
 from events import topics
+from events.publisher import Publisher
 from infoplus.client import InfoplusClient
 from infoplus.switches import SwitchBoard
 from outbound.errors import OutboundError, Permanent, Retryable
@@ -68,34 +70,45 @@ class _Applied:
     sellable_at_zero: bool
 
 
-class AppliedLevels:
-    """What this process last set per (connection, SKU): drops older events, and keeps a retried fan-out from
-    writing again to connections it already reached.
+class _InMemory(dict):
+    """For a handler built without a state store (unit tests): get/put like StateStore."""
 
-    In memory and bounded (least recently used forgotten first). One SKU's events share a partition, so one
-    process sees them in order; after a restart or a rebalance the memory starts empty, and the first event
-    per SKU is applied whatever its age — `cartbridge-inventory-resync` heals any drift that leaves.
+    def put(self, key: str, value: dict) -> None:
+        self[key] = value
+
+
+class AppliedLevels:
+    """What was last set per (connection, SKU): drops older events (latest value wins), and a level equal to what
+    the cart already has from us is not written again (a cart call saved: Shopify's cost bucket and BigCommerce's
+    quota are shared with the merchant's other apps), also for a retried fan-out.
+
+    Kept in the inventory consumer's state store (consumers/state.py: `infoplus.inventory.state`, partitioned like
+    the events, restored before a partition's events after any restart or rebalance), so both hold across them.
     """
 
-    def __init__(self, capacity: int = 200_000) -> None:
-        self._capacity = capacity
-        self._levels: OrderedDict[tuple[int, str], _Applied] = OrderedDict()
+    def __init__(self, state: StateStore | _InMemory | None = None) -> None:
+        self._state = _InMemory() if state is None else state
 
     def newer_than(self, connection_id: int, sku: str, version: datetime) -> datetime | None:
         """The applied version when `version` is older than it (a stale event); else None."""
-        applied = self._levels.get((connection_id, sku))
+        applied = self._get(connection_id, sku)
         return applied.version if applied is not None and version < applied.version else None
 
     def already(self, connection_id: int, level: StockLevel, version: datetime) -> bool:
-        return self._levels.get((connection_id, level.sku)) == _Applied(version, level.quantity,
-                                                                         level.sellable_at_zero)
+        """The cart already shows this level from us (set by this version or an earlier one)."""
+        applied = self._get(connection_id, level.sku)
+        return applied is not None and version >= applied.version and \
+            (applied.quantity, applied.sellable_at_zero) == (level.quantity, level.sellable_at_zero)
 
     def record(self, connection_id: int, level: StockLevel, version: datetime) -> None:
-        key = (connection_id, level.sku)
-        self._levels.pop(key, None)
-        self._levels[key] = _Applied(version, level.quantity, level.sellable_at_zero)
-        if len(self._levels) > self._capacity:
-            self._levels.popitem(last=False)
+        self._state.put(f"{connection_id}:{level.sku}", {"version": version.isoformat(), "quantity": level.quantity,
+                                                         "sellable_at_zero": level.sellable_at_zero})
+
+    def _get(self, connection_id: int, sku: str) -> _Applied | None:
+        value = self._state.get(f"{connection_id}:{sku}")
+        if value is None:
+            return None
+        return _Applied(datetime.fromisoformat(value["version"]), value["quantity"], value["sellable_at_zero"])
 
 
 class StockWriters:
@@ -221,7 +234,8 @@ class InventoryHandler:
             return self._preview(connection, item, event_id)
         level = stock_level(item, connection, change_id=f"{event_id}:{connection.id}")
         if self._applied.already(connection.id, level, version):
-            return _Pushed(connection.id, "already applied")
+            self._applied.record(connection.id, level, version)  # newer, same level: older events stay stale
+            return _Pushed(connection.id, "already applied: the cart shows this level from us")
         return self._write(connection, level, version)
 
     def _preview(self, connection: Connection, item: InventoryLevel, event_id: str) -> _Pushed:
@@ -320,10 +334,12 @@ def _raise_failures(item: InventoryLevel, pushed: list[_Pushed]) -> None:
 
 def build(settings: Settings) -> ConsumerEngine:
     switches = SwitchBoard.from_settings(settings, InfoplusClient.from_settings(settings))
-    handler = InventoryHandler(switches, StockWriters(timeout=settings.http_timeout))
+    publisher = Publisher(settings)
+    store = StateStore(settings, topics.INFOPLUS_INVENTORY, publisher)
+    handler = InventoryHandler(switches, StockWriters(timeout=settings.http_timeout), AppliedLevels(store))
     coalesce = {"fetch_min_bytes": FETCH_MIN_BYTES, "fetch_max_wait_ms": settings.inventory_coalesce_ms}
     return ConsumerEngine(kind="inventory", topic=topics.INFOPLUS_INVENTORY, handler=handler, settings=settings,
-                          look_ahead=handler.look_ahead, kafka_options=coalesce)
+                          publisher=publisher, look_ahead=handler.look_ahead, kafka_options=coalesce, state=store)
 
 
 def main() -> None:

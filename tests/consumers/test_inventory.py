@@ -312,3 +312,36 @@ def test_a_bigcommerce_location_written_as_1_starts_every_process_and_is_sent_as
     [write] = [call.json for call in bigc.calls if call.method == "PUT" and "adjustments/absolute" in call.path]
     assert [item["location_id"] for item in write["items"]] == [1]  # a JSON number, as BigCommerce's v3 expects
     assert [p.running() for p in processes] == [True] * len(processes), world.process_logs()
+
+
+# -- state kept across restarts (consumers/state.py) ---------------------------------------------------------------
+def test_an_older_level_after_a_restart_never_overwrites_the_newer_one(world, publisher):
+    world.shopify.add_variant("SKU-1", quantity=1)
+    use_connections(world, world.shopify_connection(sync_inventory=True))
+    first = world.start_consumer("inventory")
+    publish(publisher, "SKU-1", 10, at=T0 + timedelta(minutes=10))
+    eventually(lambda: world.shopify.available("SKU-1") == 10, 60, message="Shopify shows 10")
+    assert first.terminate() == 0
+
+    second = world.start_consumer("inventory")  # restores what was applied
+    publish(publisher, "SKU-1", 5, at=T0)  # older, delivered late
+
+    [skip] = skipped_records(world, expect=1)
+    assert skip["code"] == "stale" and "older than" in skip["reason"]
+    assert world.shopify.available("SKU-1") == 10
+    assert "restored:" in second.output()
+
+
+def test_the_same_level_twice_costs_one_cart_write_even_across_a_restart(world, publisher):
+    world.shopify.add_variant("SKU-1", quantity=1)
+    use_connections(world, world.shopify_connection(sync_inventory=True))
+    first = world.start_consumer("inventory")
+    publish(publisher, "SKU-1", 7, at=T0)
+    eventually(lambda: world.shopify.available("SKU-1") == 7, 60, message="Shopify shows 7")
+    assert first.terminate() == 0
+
+    second = world.start_consumer("inventory")
+    publish(publisher, "SKU-1", 7, at=T0 + timedelta(minutes=1))  # a newer event, the same level
+    eventually(lambda: "already applied" in second.output(), 60, message="the second event handled")
+
+    assert shopify_sets(world) == 1
