@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
+import socket
 import threading
 import time
 import traceback
@@ -147,6 +149,7 @@ class ConsumerEngine:
         return KafkaConsumer(
             **self._settings.kafka_client_config(),
             group_id=self._group_id(),
+            client_id=f"cartbridge-{self.kind}-{socket.gethostname()}-{os.getpid()}",  # names the member for ops
             enable_auto_commit=False,
             auto_offset_reset="earliest",  # a new group must not skip events already accepted
             session_timeout_ms=session_ms,
