@@ -88,3 +88,13 @@ class ShopifyOrderSchema(_Base):
 
 def _with_email(address: Address, email: str) -> Address:
     return Address(**{**address.__dict__, "email": address.email or email})
+
+
+class FulfillmentOrderNotificationSchema(Schema):
+    """The fulfillment service callback body (`<callbackUrl>/fulfillment_order_notification`): `{"kind": ...}`,
+    FULFILLMENT_REQUEST or CANCELLATION_REQUEST; the fulfillment orders are read from the Admin API."""
+
+    class Meta:
+        unknown = EXCLUDE  # Shopify may add fields
+
+    kind = fields.String(required=True, validate=validate.Length(min=1))

@@ -42,3 +42,27 @@ def receive_cart_delivery(connection_id: str):
              envelope.event_id, connection.id, envelope.type, delivery.entity_key,
              extra=event_fields("web", envelope, "accepted"))
     return jsonify({"event_ids": [envelope.event_id]}), 202
+
+
+@bp.post("/webhooks/carts/<connection_id>/fulfillment_order_notification")
+def receive_fulfillment_order_notification(connection_id: str):
+    """Shopify's fulfillment service callback: authenticate, publish, answer; the orders consumer does the work."""
+    connection = services().registry.get(connection_id)
+    if connection is None or not connection.fulfillment_service:
+        raise UnknownConnection(f"unknown connection {connection_id} (or not a fulfillment service connection)")
+    body = raw_body()
+    platform = platform_for(connection.platform)
+    platform.deliveries.verify(request.headers, body, connection)
+    payload = parse_json(body)
+    try:
+        delivery = platform.deliveries.read_fulfillment_notification(request.headers, payload)
+    except IgnoredDelivery as ignored:
+        log.info("ignored connection=%s reason=%s", connection.id, ignored)
+        return jsonify({"ignored": True, "reason": str(ignored)}), 200
+    envelope = make_envelope(event_type=delivery.event_type, source=platform.name, connection_id=connection.id,
+                             dedupe_key=delivery.dedupe_key, payload=delivery.payload, original=payload,
+                             delivery=delivery.metadata)
+    services().publisher.publish(topics.CART_ORDERS, f"{connection.id}:{delivery.entity_key}", envelope)
+    log.info("accepted event_id=%s connection=%s type=%s kind=%s", envelope.event_id, connection.id,
+             envelope.type, delivery.payload["kind"], extra=event_fields("web", envelope, "accepted"))
+    return jsonify({"event_ids": [envelope.event_id]}), 202
