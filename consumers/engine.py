@@ -139,6 +139,11 @@ class ConsumerEngine:
             self._state.ensure_topic()
         return self._create_consumer()
 
+    def _bind_state(self, tp: TopicPartition) -> None:
+        """The state the handler reads and writes is its input partition's (restored already, after the poll)."""
+        if self._state is not None and tp.topic == self._settings.topic(self.topic):
+            self._state.bind(tp.partition)
+
     def _keep_state_of(self, owned: set[TopicPartition]) -> None:
         if self._state is not None:
             main = self._settings.topic(self.topic)
@@ -212,8 +217,7 @@ class ConsumerEngine:
         The time bound keeps a slow batch (paced Infoplus calls, timeouts) well inside max.poll.interval: past
         it the member would be dropped from the group while still working, and a second copy would handle the
         same events. Records not reached are read again from the next poll (the position is set back to them)."""
-        if self._state is not None:
-            self._state.bind(tp.partition)  # look-ahead may read and write this partition's state too
+        self._bind_state(tp)  # look-ahead may read and write this partition's state too
         redundant = self._redundant(records)
         for record in records:
             if self._stopping.is_set():
@@ -279,8 +283,7 @@ class ConsumerEngine:
         return decode_envelope(json.dumps(deferred.event).encode()), deferred
 
     def _call_handler(self, record, envelope: Envelope) -> Outcome:
-        if self._state is not None:
-            self._state.bind(record.partition)  # restores the partition's state before its first event
+        self._bind_state(TopicPartition(record.topic, record.partition))
         started = time.perf_counter()
         try:
             return self._handler(envelope)
