@@ -22,9 +22,11 @@ from datetime import datetime, timezone
 
 from carts import platform_for
 from carts.base import ORDER_EVENT, ORDER_REFERENCE_EVENT
+from carts.shopify.deliveries import FULFILLMENT_REQUEST_EVENT
 from config.connections import ConnectionRegistry
 from config.settings import Settings
 from consumers.engine import ConsumerEngine
+from consumers.fulfillment_requests import FulfillmentRequests
 from consumers.order_changes import OrderChanges
 from consumers.order_state import OrderKey, OrderState
 from consumers.outcomes import InvalidEvent, Outcome, done, skipped
@@ -55,11 +57,15 @@ class OrderHandler:
         self._cart_session = new_session()  # one pooled session for every cart API this process calls
         self._memory = state
         self._changes = OrderChanges(state)
+        self._fulfillment_requests = FulfillmentRequests(infoplus, state, timeout=cart_timeout,
+                                                         session=self._cart_session)
 
     def __call__(self, envelope: Envelope) -> Outcome:
         connection = self._connection(envelope)
         if not connection.sync_orders:  # read now, not at publish time: flips apply to queued events too
             return skipped(f"Sync Orders is off for connection {connection.id}", "sync_off")
+        if envelope.type == FULFILLMENT_REQUEST_EVENT:  # Shopify fulfillment service (consumers/fulfillment_requests.py)
+            return self._fulfillment_requests(connection, envelope)
         stale = self._stale_reference(connection, envelope)
         if stale is not None:
             return stale
@@ -126,6 +132,9 @@ class OrderHandler:
             if existing:
                 self._memory.record_created(key, parent_order(existing))
                 return self._changes.after_creation(connection, order, existing, event_id)
+        if connection.fulfillment_service:  # the fulfillment request is the signal, and it sends only our lines
+            return skipped(f"order {order.name}: connection {connection.id} is a Shopify fulfillment service; "
+                           f"orders are created from its fulfillment requests", "fulfillment_service")
         self._memory.known(key)
         before_go_live = _before_go_live(connection, order)
         if before_go_live is not None:  # ahead of the paid rule: "sent when paid" would not be true

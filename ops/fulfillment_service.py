@@ -5,6 +5,11 @@
         <base-url>/webhooks/carts/101, inventory and tracking support on) and prints its location id, to put in
         the connection file as `location_id` beside `fulfillment_service: true`. Re-running it changes nothing.
 
+    cartbridge-shopify-fulfillment-service --connection 101 --accept-cancellation <fulfillment order id>
+    cartbridge-shopify-fulfillment-service --connection 101 --reject-cancellation <id> --message "already shipped"
+        answers a cancellation request the orders consumer handed to ops (`ops must act`, cancel_in_infoplus),
+        once ops have cancelled the order in Infoplus (accept) or found it already gone (reject).
+
 The base URL may come from `CARTBRIDGE_PUBLIC_URL` instead. Exit 0 done, 1 Shopify refused, 2 bad arguments.
 """
 from __future__ import annotations
@@ -26,6 +31,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base-url", default=os.environ.get("CARTBRIDGE_PUBLIC_URL"),
                         help="where Shopify reaches the web process (default: $CARTBRIDGE_PUBLIC_URL)")
     parser.add_argument("--name", default="Infoplus", help="the fulfillment service's name (default: Infoplus)")
+    answer = parser.add_mutually_exclusive_group()
+    answer.add_argument("--accept-cancellation", metavar="FULFILLMENT_ORDER_ID")
+    answer.add_argument("--reject-cancellation", metavar="FULFILLMENT_ORDER_ID")
+    parser.add_argument("--message", default="", help="the reason shown to the merchant")
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     try:
@@ -37,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"connection {args.connection} is not a Shopify connection in {settings.connections_file}",
               file=sys.stderr)
         return 2
+    if args.accept_cancellation or args.reject_cancellation:
+        return _answer_cancellation(connection, settings, args)
     if not args.base_url:
         print("give --base-url (or set CARTBRIDGE_PUBLIC_URL): where Shopify reaches cartbridge", file=sys.stderr)
         return 2
@@ -52,6 +63,28 @@ def main(argv: list[str] | None = None) -> int:
     if connection.location_id != registration.location_id or not connection.fulfillment_service:
         print(f"set `location_id: {registration.location_id}` and `fulfillment_service: true` on connection "
               f"{connection.id}")
+    return 0
+
+
+def _answer_cancellation(connection, settings: Settings, args: argparse.Namespace) -> int:
+    accept = bool(args.accept_cancellation)
+    fo_id = args.accept_cancellation or args.reject_cancellation
+    if not fo_id.startswith("gid://"):
+        fo_id = f"gid://shopify/FulfillmentOrder/{fo_id}"
+    message = args.message or ("cancelled in Infoplus" if accept else "")
+    if not accept and not message:
+        print("give --message: the merchant reads why the cancellation was refused", file=sys.stderr)
+        return 2
+    service = ShopifyFulfillmentService(connection, timeout=settings.http_timeout)
+    try:
+        errors = service.answer("cancellation", fo_id, accept, message)
+    except OutboundError as error:
+        print(f"Shopify: {error}", file=sys.stderr)
+        return 1
+    if errors:
+        print(f"Shopify refused: {errors}", file=sys.stderr)
+        return 1
+    print(f"cancellation request of {fo_id} {'accepted' if accept else 'rejected'}")
     return 0
 
 

@@ -73,6 +73,23 @@ query Assigned($status: FulfillmentOrderAssignmentStatus, $locationIds: [ID!], $
   }
 }"""
 
+WAITING = """
+query Waiting($status: FulfillmentOrderAssignmentStatus, $locationIds: [ID!]) {
+  shop { assignedFulfillmentOrders(first: 1, assignmentStatus: $status, locationIds: $locationIds) { nodes { id } } }
+}"""
+
+_LINE_FIELDS = """
+            id sku totalQuantity remainingQuantity requiresShipping
+            lineItem { id sku }
+            originalUnitPriceSet { shopMoney { amount } }"""
+
+MORE_LINES = """
+query MoreLines($id: ID!, $after: String) {
+  fulfillmentOrder(id: $id) {
+    lineItems(first: 100, after: $after) { pageInfo { hasNextPage endCursor } nodes { %s } }
+  }
+}""" % _LINE_FIELDS
+
 _ANSWER = """
 mutation {name}($id: ID!, $message: String) {{
   {field}(id: $id, message: $message) {{
@@ -141,11 +158,28 @@ class ShopifyFulfillmentService:
         while True:
             variables = {"status": status, "locationIds": [self._connection.location_id], "after": after}
             found = (self._admin.graphql(ASSIGNED, variables).get("shop") or {}).get("assignedFulfillmentOrders") or {}
-            yield from found.get("nodes") or []
+            for fo in found.get("nodes") or []:
+                yield {**fo, "lines": self._lines(fo)}
             info = found.get("pageInfo") or {}
             if not info.get("hasNextPage"):
                 return
             after = info.get("endCursor")
+
+    def waiting(self, status: str) -> bool:
+        """Whether any fulfillment order at this connection's location is in `status` (one small query)."""
+        variables = {"status": status, "locationIds": [self._connection.location_id]}
+        found = (self._admin.graphql(WAITING, variables).get("shop") or {}).get("assignedFulfillmentOrders") or {}
+        return bool(found.get("nodes"))
+
+    def _lines(self, fo: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every line of a fulfillment order: the first page came with it, the rest are read here."""
+        part = fo.get("lineItems") or {}
+        lines = list(part.get("nodes") or [])
+        while (part.get("pageInfo") or {}).get("hasNextPage"):
+            variables = {"id": fo["id"], "after": part["pageInfo"].get("endCursor")}
+            part = (self._admin.graphql(MORE_LINES, variables).get("fulfillmentOrder") or {}).get("lineItems") or {}
+            lines += part.get("nodes") or []
+        return lines
 
     def answer(self, request: str, fulfillment_order_id: str, accept: bool, message: str) -> list[dict[str, Any]]:
         """Accept or reject a fulfillment (`request="fulfillment"`) or cancellation request; returns the user

@@ -1,0 +1,206 @@
+"""Shopify fulfillment and cancellation requests, for a `fulfillment_service: true` connection (part of `orders`).
+
+The callback names no order (`{"kind": ...}`), so each notification event is keyed per connection
+(`<connection>:fulfillment-service`) and this handler reads what is requested now at the connection's location
+(`location_id`, the fulfillment service's own): `shop.assignedFulfillmentOrders`. State lives in the orders state
+store under `<connection>:fs:<cart order id>`, on the notification's partition, beside every other request of that
+store.
+
+FULFILLMENT_REQUEST, per order: the Infoplus order is made from exactly the requested fulfillment orders' lines
+(so lines Shopify assigned to other locations never reach Infoplus), customerOrderNo `<connection>-<order id>` as
+for every order; intent before `POST order`, outcome after (in doubt: search first). Then each fulfillment order
+is accepted (message: the Infoplus order number) and the acceptance recorded. A request Infoplus refuses (an
+unknown SKU), or one with no SKU or address, is rejected with the reason and the event dead-lettered for ops.
+Redelivery, a crash between Infoplus and the acceptance, a callback twice: one order, one acceptance (an accepted
+request is no longer FULFILLMENT_REQUESTED; one created but not yet accepted is accepted without a second order).
+
+CANCELLATION_REQUEST, per fulfillment order: never in Infoplus -> accepted at once; already Canceled in Infoplus
+-> accepted; otherwise ops must act (dead letter `cancel_in_infoplus` with the Infoplus order and status, once per
+request) and `cartbridge-shopify-fulfillment-service --accept-cancellation / --reject-cancellation` answers it.
+"""
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from typing import Any
+
+import requests
+
+from carts.shopify.fulfillment_service import (CANCELLATION_REQUESTED, FULFILLMENT_REQUESTED, KINDS,
+                                               ShopifyFulfillmentService)
+from consumers.order_changes import OpsMustAct
+from consumers.order_state import OrderKey, OrderState
+from consumers.outcomes import InvalidEvent, Outcome, done
+from infoplus.client import InfoplusClient
+from infoplus.orders import build_order, customer_order_no, is_cancelled, parent_order
+from outbound.errors import Permanent, Retryable
+from schemas.connection import Connection
+from schemas.envelope import Envelope
+from schemas.order import Address, CartOrder, OrderLine
+
+log = logging.getLogger(__name__)
+
+
+def _legacy(gid: str | None) -> str:
+    return str(gid or "").rsplit("/", 1)[-1]
+
+
+def cart_order(fulfillment_orders: list[dict[str, Any]]) -> CartOrder:
+    """The Infoplus-bound order made of these fulfillment orders (one Shopify order) and nothing else."""
+    first = fulfillment_orders[0]
+    order, where = first.get("order") or {}, first.get("destination") or {}
+    ship_to = Address(name=" ".join(p for p in (where.get("firstName"), where.get("lastName")) if p),
+                      company=where.get("company") or "", street=where.get("address1") or "",
+                      street2=where.get("address2") or "", city=where.get("city") or "",
+                      state=where.get("province") or "", zip=where.get("zip") or "",
+                      country=where.get("countryCode") or "", phone=where.get("phone") or "",
+                      email=where.get("email") or order.get("email") or "")
+    lines = [OrderLine(cart_line_id=_legacy((line.get("lineItem") or {}).get("id") or line.get("id")),
+                       sku=line.get("sku") or (line.get("lineItem") or {}).get("sku") or None,
+                       quantity=int(line.get("remainingQuantity") or 0),
+                       unit_price=float(((line.get("originalUnitPriceSet") or {}).get("shopMoney") or {})
+                                        .get("amount") or 0),
+                       requires_shipping=line.get("requiresShipping", True) is not False)
+             for fo in fulfillment_orders for line in fo["lines"] if int(line.get("remainingQuantity") or 0) > 0]
+    return CartOrder(cart_order_id=order.get("legacyResourceId") or _legacy(order.get("id")),
+                     name=order.get("name") or "", created_at=order.get("createdAt"),
+                     updated_at=order.get("updatedAt") or order.get("createdAt"), paid=True, cancelled=False,
+                     lines=lines, bill_to=ship_to, ship_to=ship_to, email=order.get("email") or "",
+                     currency=order.get("currencyCode") or "", cart_status="fulfillment requested")
+
+
+def _unshippable(order: CartOrder) -> str | None:
+    lines = [line for line in order.lines if line.requires_shipping]
+    if not lines:
+        return f"order {order.name} has nothing to ship"
+    if any(not line.sku for line in lines):
+        return f"order {order.name} has lines without a SKU"
+    if order.ship_to.is_empty():
+        return f"order {order.name} has no address to ship to"
+    return None
+
+
+class FulfillmentRequests:
+    def __init__(self, infoplus: InfoplusClient, state: OrderState, *, timeout: tuple[float, float],
+                 session: requests.Session) -> None:
+        self._infoplus = infoplus
+        self._memory = state
+        self._timeout = timeout
+        self._session = session
+
+    def __call__(self, connection: Connection, envelope: Envelope) -> Outcome:
+        status = KINDS.get((envelope.payload or {}).get("kind"))
+        if status is None:
+            raise InvalidEvent(f"fulfillment order notification of unknown kind {envelope.payload!r}")
+        if not connection.fulfillment_service or not connection.location_id:
+            raise InvalidEvent(f"connection {connection.id} is not a fulfillment service connection with a "
+                               f"location_id (run cartbridge-shopify-fulfillment-service)")
+        service = ShopifyFulfillmentService(connection, timeout=self._timeout, session=self._session)
+        by_order: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for fo in service.assigned(status):
+            by_order[(fo.get("order") or {}).get("legacyResourceId") or _legacy((fo.get("order") or {}).get("id"))
+                     ].append(fo)
+        if status == FULFILLMENT_REQUESTED:
+            return self._fulfil(connection, service, by_order)
+        return self._cancel(connection, service, by_order)
+
+    # -- fulfillment requests --------------------------------------------------------------------------------
+    def _fulfil(self, connection: Connection, service: ShopifyFulfillmentService,
+                by_order: dict[str, list[dict]]) -> Outcome:
+        accepted, refused = [], []
+        for order_id, fos in by_order.items():
+            key: OrderKey = (connection.id, f"fs:{order_id}")
+            try:
+                number = self._ensure_created(connection, key, fos)
+            except Permanent as error:  # refused by Infoplus, or never sendable: tell the merchant, then ops
+                for fo in fos:
+                    self._answer(service, key, "fulfillment", fo["id"], False, error.reason)
+                refused.append(error)
+                continue
+            for fo in fos:
+                if self._answer(service, key, "fulfillment", fo["id"], True,
+                                f"Infoplus order {number} ({customer_order_no(connection.id, order_id)})"):
+                    accepted.append(fo["id"])
+        if refused:
+            first = refused[0]
+            raise Permanent("; ".join(e.reason for e in refused) + " — fulfillment request rejected in Shopify",
+                            status=first.status, body=first.body, url=first.url)
+        return done(f"fulfillment requests: {len(accepted)} accepted for {len(by_order)} orders")
+
+    def _ensure_created(self, connection: Connection, key: OrderKey, fos: list[dict]) -> Any:
+        """The Infoplus order number for this Shopify order, creating it exactly once."""
+        created = self._memory.created(key)
+        if created is not None:
+            return created.get("orderNo")
+        order = cart_order(fos)
+        number = customer_order_no(connection.id, order.cart_order_id)
+        if self._memory.must_look(key, order.created_at):
+            existing = self._infoplus.find_orders(number, connection.lob_id)
+            if existing:
+                self._memory.record_created(key, parent_order(existing))
+                return parent_order(existing).get("orderNo")
+        self._memory.known(key)
+        problem = _unshippable(order)
+        if problem:
+            raise Permanent(problem)
+        body = build_order(connection, order)
+        self._memory.intend_to_create(key)
+        try:
+            answer = self._infoplus.create_order(body)
+        except (Permanent, Retryable) as error:
+            if isinstance(error, Permanent) or error.status == 429:
+                self._memory.not_created(key)
+            if isinstance(error, Permanent):
+                raise Permanent(f"Infoplus refused order {number}: {str(error.body)[:400]}", status=error.status,
+                                body=error.body, url=error.url) from error
+            raise
+        self._memory.record_created(key, {**body, "orderNo": answer.get("orderNo")})
+        return answer.get("orderNo")
+
+    # -- cancellation requests -------------------------------------------------------------------------------
+    def _cancel(self, connection: Connection, service: ShopifyFulfillmentService,
+                by_order: dict[str, list[dict]]) -> Outcome:
+        answered, for_ops = 0, []
+        for order_id, fos in by_order.items():
+            key: OrderKey = (connection.id, f"fs:{order_id}")
+            number = customer_order_no(connection.id, order_id)
+            created = self._memory.created(key)
+            found = self._infoplus.find_orders(number, connection.lob_id) if created or self._memory.must_look(
+                key, (fos[0].get("order") or {}).get("createdAt") or "1970-01-01T00:00:00+00:00") else []
+            for fo in fos:
+                if not found:
+                    answered += self._answer(service, key, "cancellation", fo["id"], True,
+                                             f"Infoplus never received order {number}")
+                elif is_cancelled(parent_order(found)):
+                    answered += self._answer(service, key, "cancellation", fo["id"], True,
+                                             f"Infoplus order {parent_order(found).get('orderNo')} is cancelled")
+                elif self._memory.reported_by(key, f"cancel:{fo['id']}") is None:
+                    for_ops.append((key, fo, parent_order(found), number))
+        if for_ops:
+            for key, fo, _, _ in for_ops:
+                self._memory.reported(key, None, f"cancel:{fo['id']}", "reported")
+            key, fo, parent, number = for_ops[0]
+            raise OpsMustAct(
+                f"ops must act: Shopify asks to cancel fulfillment of {number} (Infoplus order "
+                f"{parent.get('orderNo')}, status {parent.get('status')}); Infoplus has no safe automatic cancel: "
+                f"cancel it in Infoplus if it has not shipped, then answer with cartbridge-shopify-fulfillment-"
+                f"service --connection {connection.id} --accept-cancellation {fo['id']} (or --reject-cancellation "
+                f"{fo['id']} --message <reason>)",
+                action="cancel_in_infoplus", infoplus_order_no=parent.get("orderNo"),
+                infoplus_status=parent.get("status"), customer_order_no=number,
+                fulfillment_order_ids=[f["id"] for _, f, _, _ in for_ops])
+        return done(f"cancellation requests: {answered} accepted")
+
+    # -- answers ---------------------------------------------------------------------------------------------
+    def _answer(self, service: ShopifyFulfillmentService, key: OrderKey, request: str, fo_id: str, accept: bool,
+                message: str) -> bool:
+        """Send one answer unless the store says it was sent; record it after. True when sent now. A rejection is
+        sent whenever the request is listed: the merchant may request again after fixing what was refused."""
+        mark = f"{request}:{'accept' if accept else 'reject'}:{fo_id}"
+        if accept and self._memory.reported_by(key, mark) is not None:
+            return False
+        errors = service.answer(request, fo_id, accept, message)
+        if errors:  # e.g. answered in a run that stopped before recording it: Shopify's state is the truth
+            log.warning("Shopify refused %s of %s: %s", mark, fo_id, errors)
+        self._memory.reported(key, None, mark, "sent")
+        return not errors
