@@ -71,7 +71,7 @@ class TrackingHandler:
         if shipment.status.lower() in VOID_STATUSES:
             return skipped(f"shipment {shipment.tracking_no} of Infoplus order {order_number(shipment.order_no)} is "
                            f"{shipment.status}: a voided label is not sent to the shopper", "void")
-        order = self._infoplus_order(shipment)
+        order = self._infoplus_order(shipment, envelope.payload.get("order"))
         match = self._match(order)
         if isinstance(match, Outcome):
             return match
@@ -103,7 +103,12 @@ class TrackingHandler:
                        extra={"connection_id": match.connection.id, "preview": found})
 
     # -- matching --------------------------------------------------------------------------------------------
-    def _infoplus_order(self, shipment: ShipmentRecord) -> InfoplusOrder:
+    def _infoplus_order(self, shipment: ShipmentRecord, read_ahead: dict | None = None) -> InfoplusOrder:
+        """The shipment's order: the one the poller read ahead (poller/order_snapshots.py) when it shows this
+        shipment's goods shipped, else `GET order/{orderNo}` — the floor for a pushed shipment."""
+        ahead = self._read_ahead(shipment, read_ahead)
+        if ahead is not None:
+            return ahead
         found = self._infoplus.get_order(shipment.order_no)
         if found is None:
             number = order_number(shipment.order_no)
@@ -114,6 +119,17 @@ class TrackingHandler:
             raise InvalidEvent(f"shipment {shipment.tracking_no} says LOB {shipment.lob_id}, but Infoplus order "
                                f"{order.number} belongs to LOB {order.lob_id}", order_no=order.number)
         return order
+
+    @staticmethod
+    def _read_ahead(shipment: ShipmentRecord, read_ahead: dict | None) -> InfoplusOrder | None:
+        if not read_ahead:
+            return None
+        try:
+            order = _ORDER.load(read_ahead)
+        except ValidationError:
+            return None
+        usable = order.order_no == shipment.order_no and order.lob_id == shipment.lob_id and order.shipped_by_sku()
+        return order if usable else None
 
     def _match(self, order: InfoplusOrder) -> _Match | Outcome:
         parsed = parse_customer_order_no(order.customer_order_no)

@@ -15,6 +15,7 @@ from events.publisher import BrokerUnavailable, Publisher
 from infoplus.client import SEARCH_PAGE_LIMIT, InfoplusClient
 from outbound.errors import OutboundError, Retryable
 from poller.leadership import Leadership
+from poller.order_snapshots import attach_orders
 from poller.sources import SOURCES, Cursor, Source
 
 log = logging.getLogger("poller")
@@ -115,7 +116,7 @@ class Poller:
         while not self._stopping.is_set():
             self._check_leading()
             rows = self._search_page(source, lob_id, cursor, page)
-            self._publish(source, [row for row in rows if cursor.is_new(row)])
+            self._publish(source, lob_id, [row for row in rows if cursor.is_new(row)])
             advanced = cursor.advanced(rows)
             if advanced != cursor:
                 self._check_leading()  # a copy that lost leadership must not save an older cursor
@@ -157,17 +158,20 @@ class Poller:
         """A source and LOB never polled before start a little in the past — once: saved at once, so an empty
         first answer does not let the starting point slide forward with the clock."""
         cursor = Cursor(iso_ago(self._settings.infoplus_poll_initial_lookback_seconds))
+        self._check_leading()  # another leader may have saved this key since our cursors were read
         self._store.save(key, cursor.to_dict())
         self._cursors[key] = cursor
         return cursor
 
-    def _publish(self, source: Source, rows: list[dict]) -> None:
+    def _publish(self, source: Source, lob_id: int, rows: list[dict]) -> None:
         events = []
         for row in rows:
             try:
                 events.append(source.to_event(source.schema.load(row), row, EVENT_SOURCE))
             except ValidationError as error:  # e.g. a shipment without a tracking number yet: its next change comes back
                 log.warning("%s record %s not published: %s", source.name, row.get("id"), error.messages)
+        if events and source.name == "shipments":
+            attach_orders(self._infoplus, lob_id, events)  # one page instead of a GET per shipment
         if events:
             self._publisher.publish_many(events[0][0], [(key, envelope) for _, key, envelope in events])
             log.info("published %d %s events", len(events), source.name)

@@ -110,3 +110,18 @@ def test_five_429s_in_a_row_delay_a_stock_change_by_seconds_not_poll_intervals(w
     assert world.infoplus.count("GET", r"item/search") >= 6  # the five refused asks and the one that answered
     assert poller.output().count("asking again in 1.0 s") == 5
     print(f"stock change reached the cart {time.monotonic() - changed_at:.1f} s after it was made")
+
+
+def test_polled_shipments_of_several_orders_cost_one_order_page_not_a_get_each(world):
+    world.set_switch(101, "sync_tracking_data", True)
+    for n in range(3):
+        ship(world, 9301 + n, f"1Z-AHEAD-{n}")  # all in Infoplus before the first poll: one page of shipments
+    world.start_poller()
+    world.start_consumer("tracking")
+
+    for n in range(3):
+        eventually(lambda: world.shopify.fulfillments(9301 + n), WAIT, message=f"fulfillment {n}")
+    gets = world.infoplus.count("GET", r"/order/\d")
+    pages = [call for call in world.infoplus.calls if call.path.endswith("order/search")]
+    assert gets == 0, "each shipment's order was read one by one"
+    assert len(pages) == 1  # the poller's read-ahead page; tracking needed no family search either
