@@ -5,6 +5,10 @@ fulfillments carry. A parcel whose number is already there is not sent again; go
 not fulfilled again. A later carton whose goods are all fulfilled is added to the latest fulfillment with
 `fulfillmentTrackingInfoUpdate`. `notifyCustomer` follows the connection's `notify_customer`.
 
+A fulfillment service connection (`fulfillment_service: true`, docs/shopify-fulfillment-service.md) fulfils only
+the fulfillment orders assigned to its own location whose request it accepted, and notifies the customer as the
+merchant's fulfillment request asked (`notify_customer` in its `requestOptions`), else per connection.
+
 Reading the whole order: `fulfillmentOrders` and each one's `lineItems` are cursor-paged connections, so a
 page that says `hasNextPage` is followed with `after: endCursor` until the end (more fulfillment orders from
 the order, more lines from `fulfillmentOrder(id:)`). `Order.fulfillments` is a plain list that `first` only
@@ -46,28 +50,46 @@ def _lines(first: int, after: str = "") -> str:
             "nodes { id totalQuantity remainingQuantity lineItem { sku } } }")
 
 
-def _fulfillment_orders(after: str = "") -> str:
+# A fulfillment service also reads whose each fulfillment order is, whether it accepted it, and what was asked.
+_SERVICE_FIELDS = "requestStatus assignedLocation { location { id } } merchantRequests(first: 3) { nodes { kind requestOptions } }"
+
+
+def _fulfillment_orders(after: str = "", service: bool = False) -> str:
+    extra = f" {_SERVICE_FIELDS}" if service else ""
     return (f"fulfillmentOrders({_paging(FULFILLMENT_ORDERS_PAGE, after)}) {{ pageInfo {{ hasNextPage endCursor }} "
-            f"nodes {{ id status {_lines(LINE_ITEMS_PAGE)} }} }}")
+            f"nodes {{ id status{extra} {_lines(LINE_ITEMS_PAGE)} }} }}")
 
 
-_FULFILLMENTS = "id createdAt trackingInfo { company number url }"
-
-ORDER_STATE = f"""
+def _order_state(service: bool) -> str:
+    return f"""
 query TrackingState($id: ID!) {{
   order(id: $id) {{
     id
-    {_fulfillment_orders()}
+    {_fulfillment_orders(service=service)}
     fulfillments(first: {FULFILLMENTS_FIRST}) {{ {_FULFILLMENTS} }}
   }}
 }}
 """
 
-MORE_FULFILLMENT_ORDERS = f"""
+
+def _more_fulfillment_orders_query(service: bool) -> str:
+    return f"""
 query TrackingFulfillmentOrders($id: ID!, $after: String!) {{
-  order(id: $id) {{ {_fulfillment_orders("$after")} }}
+  order(id: $id) {{ {_fulfillment_orders("$after", service)} }}
 }}
 """
+
+
+# Fulfillment orders a fulfillment service may fulfil: accepted (a pending or refused cancellation leaves it ours).
+SERVICE_FULFILLABLE = frozenset({"ACCEPTED", "CANCELLATION_REQUESTED", "CANCELLATION_REJECTED"})
+
+
+_FULFILLMENTS = "id createdAt trackingInfo { company number url }"
+
+ORDER_STATE = _order_state(False)
+MORE_FULFILLMENT_ORDERS = _more_fulfillment_orders_query(False)
+SERVICE_ORDER_STATE = _order_state(True)
+SERVICE_MORE_FULFILLMENT_ORDERS = _more_fulfillment_orders_query(True)
 
 MORE_LINE_ITEMS = f"""
 query TrackingFulfillmentOrderLines($id: ID!, $after: String!) {{
@@ -159,6 +181,7 @@ class ShopifyTracking:
     def __init__(self, connection: Connection, *, timeout: tuple[float, float],
                  session: requests.Session | None = None) -> None:
         self._admin = ShopifyAdmin(connection, timeout=timeout, session=session)
+        self._service_location = connection.location_id if connection.fulfillment_service else None
 
     def write(self, update: TrackingUpdate) -> str:
         return self.plan(update).run()
@@ -172,7 +195,7 @@ class ShopifyTracking:
             return TrackingPlan(now, note=f"{order_gid} already shows tracking "
                                           f"{', '.join(p.tracking_no for p in update.parcels)}")
         picked = allocate(update.to_fulfil(state.fulfilled()), state.open_lines())
-        notify = update.notify_customer
+        notify = _requested_notify(state, picked, update.notify_customer)
         if picked:
             items = add_up((sku, quantity) for (_, sku, _), quantity in _with_skus(picked, state))
             return TrackingPlan(now, (PlannedWrite(
@@ -190,8 +213,11 @@ class ShopifyTracking:
 
     def _read(self, order_gid: str) -> _OrderState:
         """The whole order: one call, plus one per further page an unusually large order needs."""
-        order = self._order(ORDER_STATE, order_gid)
+        order = self._order(SERVICE_ORDER_STATE if self._service_location else ORDER_STATE, order_gid)
         listed = every_node(order["fulfillmentOrders"], lambda cursor: self._more_fulfillment_orders(order_gid, cursor))
+        if self._service_location:  # only ours, and only what we accepted to fulfil
+            listed = [fo for fo in listed if (fo.get("assignedLocation") or {}).get("location", {}).get("id")
+                      == self._service_location and fo.get("requestStatus") in SERVICE_FULFILLABLE]
         fulfillment_orders = [self._with_every_line(fo) for fo in listed]
         fulfillments = order.get("fulfillments") or []
         if len(fulfillments) >= FULFILLMENTS_FIRST:  # the list may have been cut short: read it at full size
@@ -205,10 +231,11 @@ class ShopifyTracking:
         return order
 
     def _more_fulfillment_orders(self, order_gid: str, cursor: str) -> dict[str, Any]:
-        return self._order(MORE_FULFILLMENT_ORDERS, order_gid, after=cursor)["fulfillmentOrders"]
+        query = SERVICE_MORE_FULFILLMENT_ORDERS if self._service_location else MORE_FULFILLMENT_ORDERS
+        return self._order(query, order_gid, after=cursor)["fulfillmentOrders"]
 
     def _with_every_line(self, fo: dict[str, Any]) -> dict[str, Any]:
-        return {"id": fo["id"], "status": fo["status"],
+        return {"id": fo["id"], "status": fo["status"], "requested_notify": _notify_option(fo),
                 "lines": every_node(fo["lineItems"], lambda cursor: self._more_lines(fo["id"], cursor))}
 
     def _more_lines(self, fo_id: str, cursor: str) -> dict[str, Any]:
@@ -253,6 +280,22 @@ class ShopifyTracking:
             raise Permanent(f"Shopify {mutation} refused: {'; '.join(e.get('message', '') for e in errors)}",
                             status=200, body=errors)
         return answer
+
+
+def _notify_option(fo: dict[str, Any]) -> bool | None:
+    """`notify_customer` of the merchant's latest fulfillment request for this fulfillment order, if it said."""
+    requests = [r for r in (fo.get("merchantRequests") or {}).get("nodes") or [] if r.get("kind") == "FULFILLMENT_REQUEST"]
+    options = (requests[-1].get("requestOptions") or {}) if requests else {}
+    value = options.get("notify_customer") if isinstance(options, dict) else None
+    return value if isinstance(value, bool) else None
+
+
+def _requested_notify(state: _OrderState, picked: list, default: bool) -> bool:
+    """As the merchant's request for the fulfillment orders being fulfilled asked, else the connection's setting."""
+    ids = {fo_id for (fo_id, _), _ in picked} if picked else {fo["id"] for fo in state.fulfillment_orders}
+    asked = [fo["requested_notify"] for fo in state.fulfillment_orders
+             if fo["id"] in ids and fo.get("requested_notify") is not None]
+    return any(asked) if asked else default
 
 
 def _numbers(parcels: list[Parcel]) -> str:
