@@ -25,6 +25,10 @@ CERTIFICATE_NOT_TRUSTED = "certificate not trusted"
 CLIENT_CERTIFICATE_REFUSED = "client certificate refused"
 TLS_FAILED = "TLS handshake failed"
 
+SECURED_CONNECTION_HINT = "SSLTransport"  # kafka-python's TLS transport (SASL_SSL and SSL) names itself so
+BROKER_CLOSED = ("the broker closed the connection before saying why (kafka-python can lose the broker's answer "
+                 "when the close follows at once): with TLS or SASL that is most often refused credentials or a "
+                 "certificate the broker does not accept")
 REPORT_EVERY_SECONDS = 60.0  # the same cause is logged again after this long, while it lasts
 RECENT_SECONDS = 15.0
 HOLD_SECONDS = 3.0  # kafka-python's other connection warnings wait this long for a security cause to explain them
@@ -186,7 +190,23 @@ class _OneLinePerCause(logging.Filter):
                 due = [record for held_at, record in self._held if now - held_at >= HOLD_SECONDS]
                 del self._held[:len(due)]
             if recent_cause() is None:
-                self._release(due)
+                self._release(self._collapse_secured(due))
+
+    @staticmethod
+    def _collapse_secured(records: list[logging.LogRecord]) -> list[logging.LogRecord]:
+        """Noise from a TLS or SASL connection that no cause explained (records due together are one failure's):
+        kafka-python lost the broker's answer on every try (the broker closes the connection right after
+        refusing). One line a minute says so, instead of several ERRORs a second; a plain-text connection's noise
+        (a broker that is down) is released as written."""
+        if not any(SECURED_CONNECTION_HINT in record.getMessage() for record in records):
+            return records
+        if not _claim(BROKER_CLOSED):
+            return []  # said within the last minute
+        line = records[0]
+        line.msg, line.args = "Kafka connection failed: %s; retrying", (BROKER_CLOSED,)
+        line.exc_info = line.exc_text = line.stack_info = None
+        line.levelno, line.levelname = logging.WARNING, "WARNING"
+        return [line]
 
     @staticmethod
     def _release(records) -> None:

@@ -46,8 +46,8 @@ def worker_pids(master: int) -> set[int]:
 
 def serving(url: str) -> bool:
     try:
-        return requests.get(url + "/healthz", timeout=1).status_code == 200
-    except requests.ConnectionError:
+        return requests.get(url + "/healthz", timeout=5).status_code == 200
+    except requests.RequestException:  # not listening yet, or a loaded machine answering slowly
         return False
 
 
