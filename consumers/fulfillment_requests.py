@@ -117,7 +117,17 @@ class FulfillmentRequests:
                     self._answer(service, key, "fulfillment", fo["id"], False, error.reason)
                 refused.append(error)
                 continue
+            covered = self._memory.fulfillment_orders(key)
+            later = [fo for fo in fos if covered is not None and fo["id"] not in covered]
+            if later:  # a later request for an order Infoplus already has: its lines are not in that order
+                reason = (f"Infoplus already has order {number} for Shopify order {order_id}, made from an earlier "
+                          f"fulfillment request; a later request cannot be added to it automatically: ops must act")
+                for fo in later:
+                    self._answer(service, key, "fulfillment", fo["id"], False, reason)
+                refused.append(Permanent(reason))
             for fo in fos:
+                if fo in later:
+                    continue
                 if self._answer(service, key, "fulfillment", fo["id"], True,
                                 f"Infoplus order {number} ({customer_order_no(connection.id, order_id)})"):
                     accepted.append(fo["id"])
@@ -144,6 +154,7 @@ class FulfillmentRequests:
         if problem:
             raise Permanent(problem)
         body = build_order(connection, order)
+        self._memory.record_fulfillment_orders(key, [fo["id"] for fo in fos])
         self._memory.intend_to_create(key)
         try:
             answer = self._infoplus.create_order(body)

@@ -92,6 +92,14 @@ class OrderState:
         value = self._get(key)
         self._put(key, {**value, "reports": {**value.get("reports", {}), fingerprint: event_id}})
 
+    # -- a Shopify fulfillment service (consumers/fulfillment_requests.py) -------------------------------------
+    def fulfillment_orders(self, key: OrderKey) -> list[str] | None:
+        """The fulfillment orders the Infoplus order was made from; None when not known (found by a search)."""
+        return self._get(key).get("fulfillment_orders")
+
+    def record_fulfillment_orders(self, key: OrderKey, ids: list[str]) -> None:
+        self._put(key, {**self._get(key), "fulfillment_orders": list(ids)})
+
     def _get(self, key: OrderKey) -> dict[str, Any]:
         return dict(self._store.get(_key(key)) or {})
 

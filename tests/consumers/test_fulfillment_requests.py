@@ -210,3 +210,25 @@ def test_a_lost_callback_is_found_by_the_sweep(world):
     time.sleep(3)  # more passes: nothing requested any more, nothing published or answered again
     assert len(world.infoplus.orders) == 1
     assert len(world.shopify.fulfillment_order(fo_id)["answers"]) == 1
+
+
+def test_a_later_request_for_an_order_infoplus_already_has_is_rejected_not_accepted_without_its_lines(world):
+    location = fulfillment_service(world)
+    world.shopify.add_order(8011, [{"id": 91, "sku": "SKU-1", "quantity": 1, "fulfillment_order": "a"},
+                                   {"id": 92, "sku": "SKU-2", "quantity": 1, "fulfillment_order": "b"}],
+                            location_id=location)
+    first, second = [fo["id"] for fo in world.shopify.fulfillment_orders(8011)]
+    world.shopify.request_fulfillment(8011, only=[first])
+    world.start_consumer("orders")
+    post_notification(world, {"kind": "FULFILLMENT_REQUEST"})
+    eventually(lambda: world.shopify.fulfillment_order(first)["requestStatus"] == "ACCEPTED", WAIT,
+               message="the first accepted")
+
+    world.shopify.request_fulfillment(8011, only=[second])
+    post_notification(world, {"kind": "FULFILLMENT_REQUEST"})
+
+    [dead] = world.read(topics.dead_letters(topics.CART_ORDERS), timeout=WAIT)
+    assert "already has order" in dead["reason"]
+    assert world.shopify.fulfillment_order(second)["requestStatus"] == "REJECTED"
+    [created] = world.infoplus.orders
+    assert [l["sku"] for l in created["lineItems"]] == ["SKU-1"]
