@@ -7,12 +7,14 @@ import json
 from flask import Blueprint, abort, jsonify, redirect, render_template, request, session, url_for
 from kafka.errors import KafkaError
 
+from carts.shopify.fulfillment_service import ShopifyFulfillmentService
 from events import topics
 from events.previews import CART_LISTING_COST, read_report
 from events.replay import ReplayError, Selection, refusal, replay
 from ops import auth
 from ops.cluster import FLOWS
 from ops.services import services
+from outbound.errors import OutboundError
 
 bp = Blueprint("ops", __name__, template_folder="templates")
 
@@ -89,6 +91,31 @@ def replay_selected():
                                error=f"replay stopped: {error}"), 503
     return render_template("replayed.html", topic=topic, lines=out.getvalue().splitlines(),
                            summary=report.summary(), error=None)
+
+
+@bp.post("/fulfillment-cancellation")
+def answer_cancellation():
+    """`cartbridge-shopify-fulfillment-service --accept-cancellation / --reject-cancellation` as a button."""
+    topic = request.form.get("topic") or topics.dead_letters(topics.CART_ORDERS)
+    connection = services().registry.get(request.form.get("connection", ""))
+    fo_id = request.form.get("fulfillment_order_id", "")
+    decision = request.form.get("decision")
+    message = request.form.get("message", "").strip()
+    if connection is None or not connection.fulfillment_service or not fo_id.startswith("gid://shopify/FulfillmentOrder/"):
+        return render_template("answered.html", topic=topic, error="not a fulfillment order of a fulfillment service "
+                                                                 "connection"), 400
+    if decision not in ("accept", "reject") or (decision == "reject" and not message):
+        return render_template("answered.html", topic=topic, error="accept, or reject with a message the merchant "
+                                                                 "reads"), 400
+    service = ShopifyFulfillmentService(connection, timeout=services().settings.http_timeout)
+    try:
+        errors = service.answer("cancellation", fo_id, decision == "accept", message or "cancelled in Infoplus")
+    except OutboundError as error:
+        return render_template("answered.html", topic=topic, error=f"Shopify: {error}"), 502
+    if errors:
+        return render_template("answered.html", topic=topic, error=f"Shopify refused: {errors}"), 409
+    return render_template("answered.html", topic=topic, error=None,
+                           done=f"cancellation request of {fo_id} {decision}ed")
 
 
 @bp.get("/consumers")
