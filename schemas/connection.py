@@ -216,6 +216,9 @@ class ConnectionSchema(Schema):
     def _fulfillment_service(self, data: dict, **kwargs) -> None:
         if data.get("fulfillment_service") and data.get("platform") != "shopify":
             raise ValidationError({"fulfillment_service": ["only a Shopify connection can be a fulfillment service"]})
+        if data.get("fulfillment_service") and not data.get("location_id"):
+            raise ValidationError({"location_id": ["required with fulfillment_service: the service's location, as "
+                                                   "cartbridge-shopify-fulfillment-service prints it"]})
 
     @validates_schema
     def _bigcommerce_location(self, data: dict, **kwargs) -> None:

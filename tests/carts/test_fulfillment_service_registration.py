@@ -16,7 +16,10 @@ BASE = {"id": 101, "name": "Acme", "platform": "shopify", "store_url": "https://
 
 def test_fulfillment_service_defaults_to_false_and_is_shopify_only():
     assert ConnectionSchema().load(BASE).fulfillment_service is False
-    assert ConnectionSchema().load({**BASE, "fulfillment_service": True}).fulfillment_service is True
+    located = {**BASE, "fulfillment_service": True, "location_id": "gid://shopify/Location/9"}
+    assert ConnectionSchema().load(located).fulfillment_service is True
+    with pytest.raises(ValidationError, match="location"):
+        ConnectionSchema().load({**BASE, "fulfillment_service": True})  # the command prints what to put there
     woo = {**BASE, "platform": "woocommerce", "consumer_key": "k", "consumer_secret": "c", "fulfillment_service": True}
     with pytest.raises(ValidationError, match="fulfillment service"):
         ConnectionSchema().load(woo)
