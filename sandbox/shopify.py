@@ -173,6 +173,7 @@ class ShopifyStandIn(FulfillmentServiceShop, StandIn):
             self._throttles = 0
             self.services: list[dict[str, Any]] = []  # fulfillment services (sandbox/shopify_fulfillment.py)
             self.service_writes = 0
+            self._answer_failures = 0
             self.api_version = ""
 
     def _new_id(self, kind: str) -> str:

@@ -89,7 +89,16 @@ class FulfillmentServiceShop:
     def mutation_fulfillmentOrderRejectCancellationRequest(self, args: dict[str, Any]) -> dict[str, Any]:
         return self._answer("fulfillmentOrderRejectCancellationRequest", args)
 
+    def fail_answers(self, n: int = 1) -> None:
+        """The next `n` answers to a request fail with INTERNAL_SERVER_ERROR (HTTP 200), changing nothing."""
+        with self._state_lock:
+            self._answer_failures = getattr(self, "_answer_failures", 0) + n
+
     def _answer(self, mutation: str, args: dict[str, Any]) -> dict[str, Any]:
+        if getattr(self, "_answer_failures", 0) > 0:
+            self._answer_failures -= 1
+            raise gql.GraphQLError("Internal error. Looks like something went wrong on our end.",
+                                   code="INTERNAL_SERVER_ERROR")
         found = self._find_fulfillment_order(str(args.get("id")))
         if found is None:
             raise gql.GraphQLError("Invalid id: " + str(args.get("id")), code="RESOURCE_NOT_FOUND")

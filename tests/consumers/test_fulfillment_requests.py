@@ -232,3 +232,20 @@ def test_a_later_request_for_an_order_infoplus_already_has_is_rejected_not_accep
     assert world.shopify.fulfillment_order(second)["requestStatus"] == "REJECTED"
     [created] = world.infoplus.orders
     assert [l["sku"] for l in created["lineItems"]] == ["SKU-1"]
+
+
+def test_shopify_failing_the_acceptance_after_infoplus_created_the_order_still_makes_one_of_each(world):
+    location = fulfillment_service(world)
+    world.shopify.add_order(8012, [{"id": 95, "sku": "SKU-1", "quantity": 1}], location_id=location)
+    [fo_id] = world.shopify.request_fulfillment(8012)
+    world.shopify.fail_answers(2)  # the acceptance fails twice, after Infoplus has the order
+    world.start_consumer("orders")
+
+    post_notification(world, {"kind": "FULFILLMENT_REQUEST"})
+
+    eventually(lambda: world.shopify.fulfillment_order(fo_id)["requestStatus"] == "ACCEPTED", WAIT,
+               message="accepted on a retry")
+    time.sleep(2)
+    assert len(world.infoplus.orders) == 1
+    assert len(world.shopify.fulfillment_order(fo_id)["answers"]) == 1
+    assert world.read(topics.dead_letters(topics.CART_ORDERS), expect=0, timeout=2) == []
