@@ -5,8 +5,10 @@ import os
 
 import pytest
 
+from sandbox.bigcommerce import BigCommerceStandIn
 from sandbox.infoplus import InfoplusStandIn
 from sandbox.shopify import ShopifyStandIn
+from sandbox.woocommerce import WooCommerceStandIn
 from tests.support.kafka import Broker
 from tests.support.world import INFOPLUS_API_KEY, World
 
@@ -35,6 +37,18 @@ def infoplus():
 @pytest.fixture
 def shopify():
     with ShopifyStandIn() as standin:
+        yield standin
+
+
+@pytest.fixture
+def woo():
+    with WooCommerceStandIn() as standin:
+        yield standin
+
+
+@pytest.fixture
+def bigc():
+    with BigCommerceStandIn() as standin:
         yield standin
 
 

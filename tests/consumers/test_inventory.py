@@ -24,18 +24,6 @@ T0 = datetime(2026, 11, 27, 10, 0, tzinfo=timezone.utc)
 
 # -- fixtures and helpers ----------------------------------------------------------------------------------------
 @pytest.fixture
-def woo():
-    with WooCommerceStandIn() as standin:
-        yield standin
-
-
-@pytest.fixture
-def bigc():
-    with BigCommerceStandIn() as standin:
-        yield standin
-
-
-@pytest.fixture
 def publisher(world):
     settings = world.settings()
     topics.ensure_topics(settings, [topics.INFOPLUS_INVENTORY])  # 3 partitions, as the consumer would make it

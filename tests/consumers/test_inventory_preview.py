@@ -4,25 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 
 from events import topics
-from sandbox.bigcommerce import BigCommerceStandIn
-from sandbox.woocommerce import WooCommerceStandIn
 from tests.consumers.test_inventory import (LOB, T0, bigcommerce_connection, publish, publisher,  # noqa: F401
                                             use_connections, woo_connection, woo_stock)
-
-
-@pytest.fixture
-def woo():
-    with WooCommerceStandIn() as standin:
-        yield standin
-
-
-@pytest.fixture
-def bigc():
-    with BigCommerceStandIn() as standin:
-        yield standin
 
 
 def cart_writes(world, woo, bigc) -> list[str]:

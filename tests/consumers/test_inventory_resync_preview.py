@@ -2,11 +2,8 @@
 and writes nothing; preview -> on then writes exactly the SKUs that differ, in all three carts."""
 from __future__ import annotations
 
-import pytest
 
 from events import topics
-from sandbox.bigcommerce import BigCommerceStandIn
-from sandbox.woocommerce import WooCommerceStandIn
 from tests.consumers.test_inventory import LOB, bigcommerce_connection, use_connections, woo_connection, woo_stock
 from tests.consumers.test_inventory_preview import cart_writes
 from tests.consumers.test_inventory_resync import run_resync
@@ -14,18 +11,6 @@ from tests.support.world import eventually
 
 # SKU -> (cart has, Infoplus orderable): SAME matches everywhere, DIFF differs, GONE the carts do not sell.
 ITEMS = {"SKU-SAME": (7, 7), "SKU-DIFF": (1, 9), "SKU-GONE": (None, 4)}
-
-
-@pytest.fixture
-def woo():
-    with WooCommerceStandIn() as standin:
-        yield standin
-
-
-@pytest.fixture
-def bigc():
-    with BigCommerceStandIn() as standin:
-        yield standin
 
 
 def three_carts(world, woo, bigc, switch) -> None:
