@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Protocol
+from typing import Any, Callable, Iterator, Mapping, Protocol, TypeVar
 
 import requests
 
@@ -128,6 +128,26 @@ class StockReader(Protocol):
         """What the cart would show after `set_stock(level)`."""
 
 
+_Page = TypeVar("_Page")
+ReadPage = Callable[[Callable[[], _Page]], _Page]  # runs one page's call (e.g. waits out a 429, asks again)
+
+
+class CatalogLister(Protocol):
+    """Optional, for preview: every SKU the cart sells, from a listing of its whole catalog — the SKUs no
+    Infoplus item leads to. Read-only, and spent only by a resync in preview (consumers/inventory_resync.py; the
+    calls per platform are in docs/preview.md). A platform without it: the preview report says no listing was made."""
+
+    def list_catalog(self, read_page: ReadPage) -> Iterator[list[CartStock]]:
+        """Page by page, what the cart shows per SKU it sells (quantity None where the listing does not carry it,
+        e.g. Magento); `read_page` wraps each call. Raises outbound.errors.Retryable / Permanent."""
+
+
+class CatalogListerFactory(Protocol):
+    def __call__(self, connection: Connection, *, timeout: tuple[float, float],
+                 session: requests.Session | None = None) -> CatalogLister:
+        """A lister for one connection."""
+
+
 class StockWriterFactory(Protocol):
     def __call__(self, connection: Connection, *, timeout: tuple[float, float],
                  session: requests.Session | None = None) -> StockWriter:
@@ -162,3 +182,4 @@ class CartPlatform:
     stock: StockWriterFactory | None = None  # Infoplus -> cart inventory (carts/<platform>/inventory.py)
     orders: OrderFetcherFactory | None = None  # thin order webhooks -> the order (carts/<platform>/orders.py)
     tracking: TrackingWriterFactory | None = None  # Infoplus shipments -> cart fulfillments (carts/<platform>/tracking.py)
+    catalog: CatalogListerFactory | None = None  # every SKU the cart sells, for preview (carts/<platform>/catalog.py)

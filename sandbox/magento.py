@@ -17,6 +17,7 @@ Behaviours copied from Magento because they bite clients:
   by `total_count`, not by an empty page;
 - dates are `YYYY-MM-DD HH:MM:SS` in UTC with one-second resolution; every change to an order (a shipment, a
   status change) moves its `updated_at`;
+- `products` lists without `extension_attributes.stock_item` (filled only for a single product, magento/magento2#36533);
 - `order/{id}/ship` refuses items that are not open and orders that cannot ship (canceled, closed, complete,
   on hold) with `400 {"message": "Shipment Document Validation Error(s):\n…"}`; a full shipment makes the order
   `complete`; `notify: true` records the shipment email in `emails`.
@@ -47,7 +48,7 @@ SHIPPABLE_STATES = ("new", "processing")
 #: The ACL resource Magento names when it refuses each route (what its 401 says).
 RESOURCES = {"orders": "Magento_Sales::actions_view", "order": "Magento_Sales::ship",
              "shipments": "Magento_Sales::shipment", "shipment": "Magento_Sales::shipment",
-             "inventory": "Magento_InventoryApi::source_item"}
+             "inventory": "Magento_InventoryApi::source_item", "products": "Magento_Catalog::products"}
 DEFAULT_LINES = ({"sku": "SKU-1", "qty": 1, "price": 19.99},)
 
 
@@ -257,6 +258,7 @@ class MagentoStandIn(StandIn):
             self._orders: dict[int, dict[str, Any]] = {}
             self._shipments: dict[int, dict[str, Any]] = {}
             self._source_items: dict[tuple[str, str], dict[str, Any]] = {}
+            self._products: dict[str, dict[str, Any]] = {}  # SKU -> catalog product
             self._emails: list[dict[str, Any]] = []
             self._nonces: set[tuple[str, str, str]] = set()
             self.auth_failures: list[str] = []
@@ -454,6 +456,13 @@ class MagentoStandIn(StandIn):
             order["updated_at"] = magento_date()
             return ok(copy.deepcopy(track))
 
+    # ---- catalog ------------------------------------------------------------------------------
+    @route("GET", ROOT + r"products")
+    def _list_products(self, req: Request) -> Response:
+        criteria = search_criteria(req.query)
+        with self._state_lock:
+            return search([copy.deepcopy(product) for product in self._products.values()], criteria)
+
     # ---- inventory (MSI) ----------------------------------------------------------------------
     @route("GET", ROOT + r"inventory/source-items")
     def _list_source_items(self, req: Request) -> Response:
@@ -519,6 +528,16 @@ class MagentoStandIn(StandIn):
             self.sources.add(source_code)
             self._source_items[(sku, source_code)] = {"sku": sku, "source_code": source_code,
                                                        "quantity": float(quantity), "status": status}
+
+    def add_product(self, sku: str, type_id: str = "simple", status: int = 1) -> dict[str, Any]:
+        """A catalog product (`status` 1 enabled, 2 disabled), as `GET V1/products` lists it."""
+        with self._state_lock:
+            entity_id = len(self._products) + 1
+            self._products[sku] = {"id": entity_id, "entity_id": entity_id, "sku": sku, "name": f"Product {sku}",
+                                   "attribute_set_id": 4, "price": 19.99, "status": status, "visibility": 4,
+                                   "type_id": type_id, "created_at": magento_date(), "updated_at": magento_date(),
+                                   "extension_attributes": {"website_ids": [1]}}
+            return copy.deepcopy(self._products[sku])
 
     def source_item(self, sku: str, source_code: str = "default") -> dict[str, Any] | None:
         with self._state_lock:

@@ -272,7 +272,7 @@ class ShopifyStandIn(FulfillmentServiceShop, StandIn):
         if size > 250:
             raise gql.GraphQLError("The maximum number of records you can request is 250.")
         found = [v for v in self._variants if _sku_query_matches(args.get("query"), v["sku"])]
-        return connection([self._variant_view(v) for v in found[:size]], len(found) > size)
+        return page([self._variant_view(v) for v in found], args)  # `after: endCursor` for the next page
 
     def query_productVariant(self, args: dict[str, Any]) -> dict[str, Any] | None:
         found = [v for v in self._variants if v["id"] == args.get("id")]

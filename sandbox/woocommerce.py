@@ -237,6 +237,11 @@ def page_of(req: Request, rows: list[dict[str, Any]]) -> Response:
     return 200, headers, rows[(page - 1) * per_page: page * per_page]
 
 
+def _by_id(req: Request, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Products and variations newest first, or `order=asc` (the stand-in sorts them by id, whatever `orderby`)."""
+    return sorted(rows, key=lambda p: p["id"], reverse=_enum_param(req, "order", ("asc", "desc"), "desc") == "desc")
+
+
 def _page_url(req: Request, page: int) -> str:
     host = req.headers.get("Host") or "localhost"
     query = {k: v for k, v in req.query.items() if k not in ("consumer_key", "consumer_secret")}
@@ -423,7 +428,7 @@ class WooCommerceStandIn(StandIn):
             # With `sku`, WooCommerce searches variations too (post_type product + variation).
             rows = [self._product_view(p) for p in self._products.values()
                     if (p["sku"] in skus if skus else p["type"] != "variation")]
-        return page_of(req, sorted(rows, key=lambda p: p["id"], reverse=True))
+        return page_of(req, _by_id(req, rows))
 
     @route("GET", r"products/(?P<id>\d+)")
     def _get_product(self, req: Request) -> Response:
@@ -448,7 +453,7 @@ class WooCommerceStandIn(StandIn):
             parent = self._product_or_404(req.params["id"])
             rows = [self._product_view(p) for p in self._products.values()
                     if p["parent_id"] == parent["id"] and (not skus or p["sku"] in skus)]
-        return page_of(req, sorted(rows, key=lambda p: p["id"], reverse=True))
+        return page_of(req, _by_id(req, rows))
 
     @route("GET", r"products/(?P<id>\d+)/variations/(?P<vid>\d+)")
     def _get_variation(self, req: Request) -> Response:

@@ -65,11 +65,7 @@ class BigCommerceStock:
         return CartStock(level.sku, "found", level.quantity)
 
     def _shown(self, sku: str) -> CartStock:
-        levels = self._known.lookup(sku, self._exists)
-        if not levels:
-            return CartStock(sku, "not_in_cart", detail=f"no BigCommerce variant has SKU {sku}")
-        return CartStock(sku, "found", levels[0] if len(set(levels)) == 1 else None,
-                         detail=f"inventory_level={', '.join(map(str, levels))}")
+        return shown(sku, self._known.lookup(sku, self._exists))
 
     def set_many(self, levels: list[StockLevel]) -> dict[str, StockResult]:
         for batch in chunks(self._known.missing([level.sku for level in levels]), LOOKUP_SKUS):
@@ -94,14 +90,14 @@ class BigCommerceStock:
 
     def _exists(self, sku: str) -> tuple[int, ...]:
         found = (self._api.get("v3/catalog/variants", sku=sku) or {}).get("data") or []
-        return _levels(found, sku)
+        return levels_of(found, sku)
 
     def _find_many(self, skus: list[str]) -> None:
         answer = self._api.get("v3/catalog/variants", **{"sku:in": ",".join(skus), "limit": LOOKUP_LIMIT}) or {}
         found = answer.get("data") or []
         complete = len(found) < LOOKUP_LIMIT  # a full page may have cut some off
         for sku in skus:
-            levels = _levels(found, sku)
+            levels = levels_of(found, sku)
             if levels or complete:
                 self._known.put(sku, levels)
 
@@ -114,7 +110,16 @@ class BigCommerceStock:
                             url=response.url)
 
 
-def _levels(variants: list[dict], sku: str) -> tuple[int, ...]:
+def shown(sku: str, levels: tuple[int, ...]) -> CartStock:
+    """What BigCommerce shows for a SKU, from its variants' `inventory_level` (looked up, or listed:
+    carts/bigcommerce/catalog.py)."""
+    if not levels:
+        return CartStock(sku, "not_in_cart", detail=f"no BigCommerce variant has SKU {sku}")
+    return CartStock(sku, "found", levels[0] if len(set(levels)) == 1 else None,
+                     detail=f"inventory_level={', '.join(map(str, levels))}")
+
+
+def levels_of(variants: list[dict], sku: str) -> tuple[int, ...]:
     return tuple(int(v.get("inventory_level") or 0) for v in variants if v.get("sku") == sku)
 
 

@@ -8,7 +8,7 @@ Retry-After is Retryable like any 5xx (outbound.http).
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import requests
 
@@ -45,6 +45,10 @@ def magento_time(moment: datetime) -> str:
     return aware.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
 
 
+def _call(read: Callable[[], Any]) -> Any:
+    return read()
+
+
 class MagentoAPI:
     def __init__(self, connection: Connection, *, timeout: tuple[float, float],
                  session: requests.Session | None = None) -> None:
@@ -65,11 +69,19 @@ class MagentoAPI:
     def search(self, path: str, groups: Sequence[Sequence[Filter]], *, sort: Sequence[tuple[str, str]] = (),
                page_size: int = PAGE_SIZE) -> Iterator[dict[str, Any]]:
         """Every item a search finds, page by page; stops by `total_count` (see the module docstring)."""
+        for items in self.search_pages(path, groups, sort=sort, page_size=page_size):
+            yield from items
+
+    def search_pages(self, path: str, groups: Sequence[Sequence[Filter]], *, sort: Sequence[tuple[str, str]] = (),
+                     page_size: int = PAGE_SIZE, read_page: Callable[[Callable[[], Any]], Any] = _call,
+                     ) -> Iterator[list[dict[str, Any]]]:
+        """`search`, a page at a time; `read_page` wraps each page's call (e.g. to wait out a 429 and ask again)."""
         page, seen = 1, 0
         while True:
-            answer = self.get(path, search_criteria(groups, sort=sort, page_size=page_size, page=page)) or {}
+            criteria = search_criteria(groups, sort=sort, page_size=page_size, page=page)
+            answer = read_page(lambda: self.get(path, criteria)) or {}
             items = answer.get("items") or []
-            yield from items
+            yield items
             seen += len(items)
             if not items or seen >= int(answer.get("total_count") or 0):
                 return

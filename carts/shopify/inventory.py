@@ -20,7 +20,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Sequence
 
 import requests
 
@@ -142,20 +142,7 @@ class ShopifyStock:
         return CartStock(level.sku, "found", level.quantity, policy_for(level))
 
     def _shown(self, sku: str) -> CartStock:
-        variants = self._variants.lookup(sku, self._find)
-        tracked = [v for v in variants if v.tracked]
-        if not variants:
-            return CartStock(sku, "not_in_cart", detail=f"no Shopify variant has SKU {sku}")
-        if not tracked:
-            return CartStock(sku, "not_tracked", detail=f"Shopify does not track inventory for SKU {sku}")
-        if all(v.available is None for v in tracked):
-            return CartStock(sku, "not_stocked", detail=f"SKU {sku} is not stocked at location {self._location}")
-        quantities = {v.available for v in tracked}
-        policies = {v.policy for v in tracked}
-        return CartStock(sku, "found", quantities.pop() if len(quantities) == 1 else None,
-                         policies.pop() if len(policies) == 1 else "mixed",
-                         detail=", ".join(f"{v.id}: available={v.available}, inventoryPolicy={v.policy}"
-                                          for v in tracked))
+        return shown(sku, self._variants.lookup(sku, self._find), self._location)
 
     def _check_location(self) -> None:
         if not self._location:
@@ -211,7 +198,7 @@ class ShopifyStock:
         found: dict[Any, Any] = defaultdict(tuple)
         for node in answer.get("nodes") or []:
             if node.get("sku") in skus:
-                found[node["sku"]] += (_variant(node),)
+                found[node["sku"]] += (variant_of(node),)
         found[None] = bool((answer.get("pageInfo") or {}).get("hasNextPage"))
         return found
 
@@ -262,7 +249,24 @@ class ShopifyStock:
             raise Permanent("Shopify refused productVariantsBulkUpdate (inventoryPolicy)", status=200, body=errors)
 
 
-def _variant(node: dict[str, Any]) -> Variant:
+def shown(sku: str, variants: Sequence[Variant], location: str | None) -> CartStock:
+    """What Shopify shows for a SKU, from its variants (looked up, or listed: carts/shopify/catalog.py)."""
+    tracked = [v for v in variants if v.tracked]
+    if not variants:
+        return CartStock(sku, "not_in_cart", detail=f"no Shopify variant has SKU {sku}")
+    if not tracked:
+        return CartStock(sku, "not_tracked", detail=f"Shopify does not track inventory for SKU {sku}")
+    if all(v.available is None for v in tracked):
+        return CartStock(sku, "not_stocked", detail=f"SKU {sku} is not stocked at location {location}")
+    quantities = {v.available for v in tracked}
+    policies = {v.policy for v in tracked}
+    return CartStock(sku, "found", quantities.pop() if len(quantities) == 1 else None,
+                     policies.pop() if len(policies) == 1 else "mixed",
+                     detail=", ".join(f"{v.id}: available={v.available}, inventoryPolicy={v.policy}" for v in tracked))
+
+
+def variant_of(node: dict[str, Any]) -> Variant:
+    """A `productVariants` node as the lookup (and the catalog listing, carts/shopify/catalog.py) reads it."""
     item = node.get("inventoryItem") or {}
     quantities = (item.get("inventoryLevel") or {}).get("quantities") or []  # no level: not stocked there
     available = next((q.get("quantity") for q in quantities if q.get("name") == "available"), None)

@@ -5,7 +5,7 @@ Core WooCommerce has no rate limit, but hosts and WAFs add one: 429/503 with Ret
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import requests
 
@@ -15,6 +15,10 @@ from schemas.connection import Connection
 CORE = "wc/v3"
 PAGE_SIZE = 100  # the REST API's largest per_page
 SHIPMENT_TRACKING = "wc-shipment-tracking/v3"  # the Shipment Tracking extension's routes
+
+
+def _call(read: Callable[[], requests.Response]) -> requests.Response:
+    return read()
 
 
 class WooCommerceAPI:
@@ -40,13 +44,22 @@ class WooCommerceAPI:
         Ordered by id, not by modification time, so an order modified while we page does not shift the pages.
         """
         params = {"modified_after": _gmt(since), "dates_are_gmt": "true", "orderby": "id", "order": "asc",
-                  "per_page": PAGE_SIZE, "status": "any"}
+                  "status": "any"}
+        for orders in self.pages("orders", params):
+            yield from orders
+
+    def pages(self, path: str, params: dict[str, Any],
+              read_page: Callable[[Callable[[], requests.Response]], requests.Response] = _call,
+              ) -> Iterator[list[dict[str, Any]]]:
+        """Every page of a list, 100 a page, until `X-WP-TotalPages`; a 404 is an empty list. `read_page` wraps
+        each page's call (e.g. to wait out a 429 and ask for the same page again)."""
         page, pages = 1, 1
         while page <= pages:
-            response = self.request("GET", "orders", params={**params, "page": page})
-            orders = [] if response.status_code == 404 else response.json()
-            yield from orders
-            pages = _last_page(response, page, len(orders))
+            response = read_page(lambda: self.request("GET", path, params={**params, "per_page": PAGE_SIZE,
+                                                                           "page": page}))
+            rows = [] if response.status_code == 404 else response.json()
+            yield rows
+            pages = _last_page(response, page, len(rows))
             page += 1
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Sequence
 
 import requests
 
@@ -45,9 +46,21 @@ class Listed:
     backorders: str
 
 
-def _listed(product: dict) -> Listed:
+def shown(sku: str, products: Sequence[Listed]) -> CartStock:
+    """What WooCommerce shows for a SKU, from its products (looked up, or listed: carts/woocommerce/catalog.py)."""
+    if not products:
+        return CartStock(sku, "not_in_cart", detail=f"no WooCommerce product or variation has SKU {sku}")
+    quantities, policies = {item.stock_quantity for item in products}, {item.backorders for item in products}
+    return CartStock(sku, "found", quantities.pop() if len(quantities) == 1 else None,
+                     policies.pop() if len(policies) == 1 else "mixed",
+                     detail=", ".join(f"{item.path}: stock_quantity={item.stock_quantity}"
+                                      f"{'' if item.stock_quantity is not None else ' (manage_stock off)'}, "
+                                      f"backorders={item.backorders}" for item in products))
+
+
+def listed(product: dict, path: str | None = None) -> Listed:
     managed = product.get("manage_stock") is True  # "parent" (a variation following its product) counts as not
-    return Listed(_path(product), product.get("stock_quantity") if managed else None,
+    return Listed(path or _path(product), product.get("stock_quantity") if managed else None,
                   product.get("backorders") or "no")
 
 
@@ -81,15 +94,7 @@ class WooCommerceStock:
         return CartStock(level.sku, "found", level.quantity, backorders_for(level))
 
     def _shown(self, sku: str) -> CartStock:
-        listed = self._paths.lookup(sku, self._find)
-        if not listed:
-            return CartStock(sku, "not_in_cart", detail=f"no WooCommerce product or variation has SKU {sku}")
-        quantities, policies = {item.stock_quantity for item in listed}, {item.backorders for item in listed}
-        return CartStock(sku, "found", quantities.pop() if len(quantities) == 1 else None,
-                         policies.pop() if len(policies) == 1 else "mixed",
-                         detail=", ".join(f"{item.path}: stock_quantity={item.stock_quantity}"
-                                          f"{'' if item.stock_quantity is not None else ' (manage_stock off)'}, "
-                                          f"backorders={item.backorders}" for item in listed))
+        return shown(sku, self._paths.lookup(sku, self._find))
 
     def _lookup(self, sku: str) -> tuple[str, ...]:
         return tuple(item.path for item in self._paths.lookup(sku, self._find))
@@ -123,14 +128,14 @@ class WooCommerceStock:
 
     def _find(self, sku: str) -> tuple[Listed, ...]:
         found = self._api.get("products", sku=sku) or []
-        return tuple(_listed(product) for product in found if product.get("sku") == sku)
+        return tuple(listed(product) for product in found if product.get("sku") == sku)
 
     def _find_many(self, skus: list[str]) -> None:
         found = self._api.get("products", sku=",".join(skus), per_page=PER_PAGE) or []
         paths: dict[str, tuple[Listed, ...]] = defaultdict(tuple)
         for product in found:
             if product.get("sku") in skus:
-                paths[product["sku"]] += (_listed(product),)
+                paths[product["sku"]] += (listed(product),)
         for sku in skus:
             if sku in paths or len(found) < PER_PAGE:  # a full page may have cut some off: no miss proven
                 self._paths.put(sku, paths.get(sku, ()))
