@@ -14,9 +14,15 @@ unknown SKU), or one with no SKU or address, is rejected with the reason and the
 Redelivery, a crash between Infoplus and the acceptance, a callback twice: one order, one acceptance (an accepted
 request is no longer FULFILLMENT_REQUESTED; one created but not yet accepted is accepted without a second order).
 
+Once Infoplus has the order, the creation is also published to `cart.orders` under the order's own key
+(CREATED_EVENT, once): the order's webhooks are decided on that partition, and they compare what Infoplus got —
+our lines, with the order's quantity of each then, and the ship-to — with each later version of the order
+(consumers/order_changes.py), so an edit after creation reaches ops as on any connection.
+
 CANCELLATION_REQUEST, per fulfillment order: never in Infoplus -> accepted at once; already Canceled in Infoplus
 -> accepted; otherwise ops must act (dead letter `cancel_in_infoplus` with the Infoplus order and status, once per
-request) and `cartbridge-shopify-fulfillment-service --accept-cancellation / --reject-cancellation` answers it.
+request: a new cancellation request after ops rejected one is told again) and
+`cartbridge-shopify-fulfillment-service --accept-cancellation / --reject-cancellation` answers it.
 """
 from __future__ import annotations
 
@@ -26,11 +32,13 @@ from typing import Any
 
 import requests
 
-from carts.shopify.fulfillment_service import (CANCELLATION_REQUESTED, FULFILLMENT_REQUESTED, KINDS,
-                                               ShopifyFulfillmentService)
+from carts.shopify.fulfillment_service import FULFILLMENT_REQUESTED, KINDS, ShopifyFulfillmentService
 from consumers.order_changes import OpsMustAct
 from consumers.order_state import OrderKey, OrderState
 from consumers.outcomes import InvalidEvent, Outcome, done
+from events import topics
+from events.envelopes import make_envelope
+from events.publisher import Publisher
 from infoplus.client import InfoplusClient
 from infoplus.orders import build_order, customer_order_no, is_cancelled, parent_order
 from outbound.errors import Permanent, Retryable
@@ -39,6 +47,9 @@ from schemas.envelope import Envelope
 from schemas.order import Address, CartOrder, OrderLine
 
 log = logging.getLogger(__name__)
+
+# What Infoplus got for one Shopify order, told to the order's own partition (payload: order_id, created, lines).
+CREATED_EVENT = "cartbridge.fulfillment_service_order_created"
 
 
 def _legacy(gid: str | None) -> str:
@@ -69,6 +80,21 @@ def cart_order(fulfillment_orders: list[dict[str, Any]]) -> CartOrder:
                      currency=order.get("currencyCode") or "", cart_status="fulfillment requested")
 
 
+def lines_at_creation(fulfillment_orders: list[dict[str, Any]]) -> dict[str, int]:
+    """Cart line id -> the order's quantity of it now (`lineItem.currentQuantity`), for the lines sent."""
+    return {_legacy((line.get("lineItem") or {}).get("id") or line.get("id")):
+            int((line.get("lineItem") or {}).get("currentQuantity", line.get("totalQuantity")) or 0)
+            for fo in fulfillment_orders for line in fo["lines"]
+            if int(line.get("remainingQuantity") or 0) > 0 and line.get("requiresShipping", True) is not False}
+
+
+def _cancellation_mark(fo: dict[str, Any]) -> str:
+    """One report per cancellation request, not per fulfillment order: after ops rejected one, the merchant may
+    ask again, and that request needs ops too."""
+    newest = ((fo.get("cancellationRequests") or {}).get("nodes") or [{}])[-1]
+    return f"cancel:{fo['id']}:{newest.get('id') or newest.get('sentAt') or ''}"
+
+
 def _unshippable(order: CartOrder) -> str | None:
     lines = [line for line in order.lines if line.requires_shipping]
     if not lines:
@@ -81,10 +107,11 @@ def _unshippable(order: CartOrder) -> str | None:
 
 
 class FulfillmentRequests:
-    def __init__(self, infoplus: InfoplusClient, state: OrderState, *, timeout: tuple[float, float],
-                 session: requests.Session) -> None:
+    def __init__(self, infoplus: InfoplusClient, state: OrderState, publisher: Publisher, *,
+                 timeout: tuple[float, float], session: requests.Session) -> None:
         self._infoplus = infoplus
         self._memory = state
+        self._publisher = publisher
         self._timeout = timeout
         self._session = session
 
@@ -117,6 +144,7 @@ class FulfillmentRequests:
                     self._answer(service, key, "fulfillment", fo["id"], False, error.reason)
                 refused.append(error)
                 continue
+            self._announce(connection, key, order_id, fos)
             covered = self._memory.fulfillment_orders(key)
             later = [fo for fo in fos if covered is not None and fo["id"] not in covered]
             if later:  # a later request for an order Infoplus already has: its lines are not in that order
@@ -168,6 +196,28 @@ class FulfillmentRequests:
         self._memory.record_created(key, {**body, "orderNo": answer.get("orderNo")})
         return answer.get("orderNo")
 
+    def _announce(self, connection: Connection, key: OrderKey, order_id: str, fos: list[dict]) -> None:
+        """Publish CREATED_EVENT to the order's partition once (a repeat after a crash is harmless there)."""
+        if self._memory.announced(key):
+            return
+        created = self._memory.created(key)
+        envelope = make_envelope(event_type=CREATED_EVENT, source="cartbridge", connection_id=connection.id,
+                                 dedupe_key=f"fulfillment-service-created:{order_id}:{created.get('orderNo')}",
+                                 payload={"order_id": order_id, "created": created, "lines": lines_at_creation(fos)})
+        self._publisher.publish(topics.CART_ORDERS, f"{connection.id}:{order_id}", envelope)
+        self._memory.record_announced(key)
+
+    def record_creation(self, connection: Connection, envelope: Envelope) -> Outcome:
+        """CREATED_EVENT, on the order's partition: remember what Infoplus got, for the order's later webhooks."""
+        payload = envelope.payload
+        if not payload.get("order_id") or not isinstance(payload.get("created"), dict) or not isinstance(
+                payload.get("lines"), dict):
+            raise InvalidEvent(f"{CREATED_EVENT} without order_id, created and lines")
+        key: OrderKey = (connection.id, str(payload["order_id"]))
+        self._memory.record_created_by_service(key, payload["created"], payload["lines"])
+        return done(f"order {payload['order_id']} is Infoplus order {payload['created'].get('orderNo')}, made from "
+                    f"a fulfillment request: later versions of the order compare its {len(payload['lines'])} lines")
+
     # -- cancellation requests -------------------------------------------------------------------------------
     def _cancel(self, connection: Connection, service: ShopifyFulfillmentService,
                 by_order: dict[str, list[dict]]) -> Outcome:
@@ -185,11 +235,11 @@ class FulfillmentRequests:
                 elif is_cancelled(parent_order(found)):
                     answered += self._answer(service, key, "cancellation", fo["id"], True,
                                              f"Infoplus order {parent_order(found).get('orderNo')} is cancelled")
-                elif self._memory.reported_by(key, f"cancel:{fo['id']}") is None:
+                elif self._memory.reported_by(key, _cancellation_mark(fo)) is None:
                     for_ops.append((key, fo, parent_order(found), number))
         if for_ops:
             for key, fo, _, _ in for_ops:
-                self._memory.reported(key, None, f"cancel:{fo['id']}", "reported")
+                self._memory.reported(key, None, _cancellation_mark(fo), "reported")
             key, fo, parent, number = for_ops[0]
             raise OpsMustAct(
                 f"ops must act: Shopify asks to cancel fulfillment of {number} (Infoplus order "

@@ -15,7 +15,8 @@ from typing import Any, Callable
 
 from consumers.order_state import OrderKey, OrderState
 from consumers.outcomes import InvalidEvent, Outcome, done, skipped
-from infoplus.orders import customer_order_no, differences, is_cancelled, parent_order, recorded_version
+from infoplus.orders import (customer_order_no, differences, differences_in_lines_sent, is_cancelled, parent_order,
+                             recorded_version)
 from schemas.connection import Connection
 from schemas.order import CartOrder
 
@@ -37,10 +38,11 @@ class OrderChanges:
         if created_from is not None and order.version() < created_from:
             return skipped(f"stale: order {order.name} version {order.updated_at} is older than the version "
                            f"Infoplus order {number} was created from ({created_from.isoformat()})", "stale")
-        change = {"cancelled": order.cart_status} if order.cancelled else differences(connection, order, [created])
+        key: OrderKey = (connection.id, order.cart_order_id)
+        lines_at_creation = self._memory.service_lines(key)  # only some lines went to Infoplus (fulfillment service)
+        change = _change_since_creation(connection, order, created, lines_at_creation)
         if not change:
             return done(f"order {order.name} already in Infoplus as {number}, unchanged")
-        key: OrderKey = (connection.id, order.cart_order_id)
         fingerprint = "sent:" + json.dumps(change, sort_keys=True)
         earlier = self._memory.reported_by(key, fingerprint)
         if earlier is not None and earlier != event_id:
@@ -50,6 +52,10 @@ class OrderChanges:
         if not existing:
             raise InvalidEvent(f"order {order.name} was created in Infoplus as order {number}, but Infoplus no "
                                f"longer has it: ops must decide what to do with the change", changes=change)
+        if lines_at_creation is not None:  # Infoplus holds only our lines: compare with what was sent, not with it
+            if is_cancelled(parent_order(existing)):
+                return done(f"Infoplus order {number} is cancelled; nothing to forward for {order.name}")
+            return self._report(connection, order, parent_order(existing), event_id, change=change)
         return self.after_creation(connection, order, existing, event_id)
 
     def after_creation(self, connection: Connection, order: CartOrder, infoplus_orders: list[dict],
@@ -81,6 +87,15 @@ class OrderChanges:
         raise _ops_must_act(connection, order, parent, change)
 
 
+def _change_since_creation(connection: Connection, order: CartOrder, created: dict[str, Any],
+                           lines_at_creation: dict[str, int] | None) -> dict[str, Any]:
+    if order.cancelled:
+        return {"cancelled": order.cart_status}
+    if lines_at_creation is None:
+        return differences(connection, order, [created])
+    return differences_in_lines_sent(connection, order, created, lines_at_creation)
+
+
 def _ops_must_act(connection: Connection, order: CartOrder, parent: dict, change: dict[str, Any]) -> OpsMustAct:
     number, status = parent.get("orderNo"), parent.get("status")
     if "cancelled" in change:
@@ -88,6 +103,9 @@ def _ops_must_act(connection: Connection, order: CartOrder, parent: dict, change
         reason = (f"ops must act: order {order.name} was cancelled in the cart (status {order.cart_status}) after "
                   f"it reached Infoplus as order {number} (status {status}); Infoplus has no safe automatic "
                   f"cancel, so cancel it in Infoplus by hand (or stop/return the shipment if it already left)")
+        if connection.fulfillment_service:  # the same cancellation, seen from the fulfillment orders' side
+            reason += ("; Shopify also sends the fulfillment service a cancellation request for accepted "
+                       "fulfillment orders: answer it with cartbridge-shopify-fulfillment-service once done")
     else:
         action = "apply_edit_in_infoplus"
         reason = (f"ops must act: order {order.name} was edited in the cart ({', '.join(sorted(change))}) after "

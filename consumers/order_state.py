@@ -7,7 +7,9 @@ partition):
   no outcome (a crash, a SIGKILL, a rebalance, a timeout in between) means "look before you create";
 - `created`: the Infoplus order number, the cart version it was made from and the lines and ship-to sent, so a
   later event (paid, updated, a duplicate delivery, a replay) is decided without asking Infoplus;
-- `reports`: changes after creation already sent to ops (fingerprint -> event id), so one is reported once.
+- `reports`: changes after creation already sent to ops (fingerprint -> event id), so one is reported once;
+- on a Shopify fulfillment service connection, `service_lines`: the lines Infoplus got from a fulfillment request,
+  with the order's quantity of each then (the requests' own state sits under `<connection>:fs:<order id>`).
 """
 from __future__ import annotations
 
@@ -79,10 +81,13 @@ class OrderState:
 
     def record_created(self, key: OrderKey, infoplus_order: dict[str, Any]) -> None:
         """From the body sent plus the number Infoplus gave, or from the order found there."""
+        self._put(key, self._with_created(key, infoplus_order))
+
+    def _with_created(self, key: OrderKey, infoplus_order: dict[str, Any]) -> dict[str, Any]:
         sent = {name: value for name, value in infoplus_order.items()
                 if name in _SENT_FIELDS or name.startswith("shipTo")}
         value = {name: v for name, v in self._get(key).items() if name != "intent"}
-        self._put(key, {**value, "known": True, "created": {"orderNo": infoplus_order.get("orderNo"), **sent}})
+        return {**value, "known": True, "created": {"orderNo": infoplus_order.get("orderNo"), **sent}}
 
     # -- changes reported to ops (consumers/order_changes.py) ------------------------------------------------
     def reported_by(self, key: OrderKey, fingerprint: str) -> str | None:
@@ -99,6 +104,23 @@ class OrderState:
 
     def record_fulfillment_orders(self, key: OrderKey, ids: list[str]) -> None:
         self._put(key, {**self._get(key), "fulfillment_orders": list(ids)})
+
+    def announced(self, key: OrderKey) -> bool:
+        """Whether the creation was told to the order's own partition (`fulfillment_requests.CREATED_EVENT`)."""
+        return bool(self._get(key).get("announced"))
+
+    def record_announced(self, key: OrderKey) -> None:
+        self._put(key, {**self._get(key), "announced": True})
+
+    def record_created_by_service(self, key: OrderKey, infoplus_order: dict[str, Any],
+                                  lines_at_creation: dict[str, int]) -> None:
+        """On the order's own key: Infoplus got the lines of `lines_at_creation` (cart line id -> the order's
+        quantity of it then) from a fulfillment request, so later order webhooks compare only those lines."""
+        if self.created(key) is None:
+            self._put(key, {**self._with_created(key, infoplus_order), "service_lines": dict(lines_at_creation)})
+
+    def service_lines(self, key: OrderKey) -> dict[str, int] | None:
+        return self._get(key).get("service_lines")
 
     def _get(self, key: OrderKey) -> dict[str, Any]:
         return dict(self._store.get(_key(key)) or {})

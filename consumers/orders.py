@@ -6,6 +6,8 @@ fetches from the cart (BigCommerce). What is known of each order lives in the co
 - older than a version already handled -> skipped as stale;
 - already in Infoplus -> a change after creation (consumers/order_changes.py), whatever its age: decided from what
   was sent, with one Infoplus search only when there is a change to report;
+- on a Shopify fulfillment service connection, not yet in Infoplus -> skipped: its fulfillment request creates it
+  (consumers/fulfillment_requests.py), which then tells this order's partition what was sent (CREATED_EVENT);
 - in doubt (an intent to create with no answer recorded) or older than the store -> look in Infoplus first;
 - created in the cart before the connection's `orders_since` (go-live) -> skipped with the reason: carts
   re-send old orders as updates (an edit, an archive, a reconciliation sweep), and a warehouse must not ship
@@ -26,7 +28,7 @@ from carts.shopify.deliveries import FULFILLMENT_REQUEST_EVENT
 from config.connections import ConnectionRegistry
 from config.settings import Settings
 from consumers.engine import ConsumerEngine
-from consumers.fulfillment_requests import FulfillmentRequests
+from consumers.fulfillment_requests import CREATED_EVENT, FulfillmentRequests
 from consumers.order_changes import OrderChanges
 from consumers.order_state import OrderKey, OrderState
 from consumers.outcomes import InvalidEvent, Outcome, done, skipped
@@ -49,19 +51,21 @@ _ORDER_SCHEMA = CartOrderSchema()
 class OrderHandler:
     """Create each paid cart order in Infoplus exactly once; hand later changes to OrderChanges."""
 
-    def __init__(self, registry: ConnectionRegistry | SwitchBoard, infoplus: InfoplusClient, state: OrderState, *,
-                 cart_timeout: tuple[float, float] = (3.05, 10.0)) -> None:
+    def __init__(self, registry: ConnectionRegistry | SwitchBoard, infoplus: InfoplusClient, state: OrderState,
+                 publisher: Publisher, *, cart_timeout: tuple[float, float] = (3.05, 10.0)) -> None:
         self._registry = registry
         self._infoplus = infoplus
         self._cart_timeout = cart_timeout
         self._cart_session = new_session()  # one pooled session for every cart API this process calls
         self._memory = state
         self._changes = OrderChanges(state)
-        self._fulfillment_requests = FulfillmentRequests(infoplus, state, timeout=cart_timeout,
+        self._fulfillment_requests = FulfillmentRequests(infoplus, state, publisher, timeout=cart_timeout,
                                                          session=self._cart_session)
 
     def __call__(self, envelope: Envelope) -> Outcome:
         connection = self._connection(envelope)
+        if envelope.type == CREATED_EVENT:  # bookkeeping of an order already made: whatever the switch says now
+            return self._fulfillment_requests.record_creation(connection, envelope)
         if not connection.sync_orders:  # read now, not at publish time: flips apply to queued events too
             return skipped(f"Sync Orders is off for connection {connection.id}", "sync_off")
         if envelope.type == FULFILLMENT_REQUEST_EVENT:  # Shopify fulfillment service (consumers/fulfillment_requests.py)
@@ -127,14 +131,15 @@ class OrderHandler:
         if created is not None:
             return self._changes.known_creation(connection, order, created, event_id,
                                                 lookup=lambda: self._infoplus.find_orders(number, connection.lob_id))
+        if connection.fulfillment_service:  # the fulfillment request is the signal, and it sends only our lines
+            return skipped(f"order {order.name}: connection {connection.id} is a Shopify fulfillment service; "
+                           f"orders are created from its fulfillment requests (later versions are compared once "
+                           f"Infoplus has it)", "fulfillment_service")
         if self._memory.must_look(key, order.created_at):
             existing = self._infoplus.find_orders(number, connection.lob_id)
             if existing:
                 self._memory.record_created(key, parent_order(existing))
                 return self._changes.after_creation(connection, order, existing, event_id)
-        if connection.fulfillment_service:  # the fulfillment request is the signal, and it sends only our lines
-            return skipped(f"order {order.name}: connection {connection.id} is a Shopify fulfillment service; "
-                           f"orders are created from its fulfillment requests", "fulfillment_service")
         self._memory.known(key)
         before_go_live = _before_go_live(connection, order)
         if before_go_live is not None:  # ahead of the paid rule: "sent when paid" would not be true
@@ -188,7 +193,7 @@ def build(settings: Settings) -> ConsumerEngine:
     infoplus = InfoplusClient.from_settings(settings)
     publisher = Publisher(settings)
     store = StateStore(settings, topics.CART_ORDERS, publisher)
-    handler = OrderHandler(SwitchBoard.from_settings(settings, infoplus), infoplus, OrderState(store),
+    handler = OrderHandler(SwitchBoard.from_settings(settings, infoplus), infoplus, OrderState(store), publisher,
                            cart_timeout=settings.http_timeout)
     return ConsumerEngine(kind="orders", topic=topics.CART_ORDERS, handler=handler, settings=settings,
                           publisher=publisher, state=store)

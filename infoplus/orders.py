@@ -96,7 +96,28 @@ def differences(connection: Connection, order: CartOrder, infoplus_orders: list[
     cart_lines, held_lines = _quantities([wanted]), _quantities(infoplus_orders)
     if cart_lines != held_lines:
         found["lines"] = {"cart": cart_lines, "infoplus": held_lines}
-    address = _ship_to_changes(wanted, parent_order(infoplus_orders))
+    address = ship_to_changes(wanted, parent_order(infoplus_orders))
+    if address:
+        found["ship_to"] = address
+    return found
+
+
+def differences_in_lines_sent(connection: Connection, order: CartOrder, sent: dict[str, Any],
+                              lines_at_creation: dict[str, int]) -> dict[str, Any]:
+    """Like `differences`, for an order Infoplus got only some lines of (a Shopify fulfillment service: the lines
+    at the service's location). Only those lines compare: each cart line's quantity now against its quantity
+    when the order was created (a line gone from the cart counts 0); lines elsewhere are not ours to ship."""
+    now = {line.cart_line_id: line for line in order.lines}
+    skus_sent = {str(line.get("customerLineItemNo")): line.get("sku") for line in sent.get("lineItems") or []}
+    changed = {}
+    for line_id, at_creation in lines_at_creation.items():
+        line = now.get(line_id)
+        quantity = line.quantity if line else 0
+        if quantity != at_creation:
+            changed[line_id] = {"sku": line.sku if line else skus_sent.get(line_id), "cart": quantity,
+                                "at_creation": at_creation}
+    found: dict[str, Any] = {"lines": changed} if changed else {}
+    address = ship_to_changes(build_order(connection, order), sent)
     if address:
         found["ship_to"] = address
     return found
@@ -110,7 +131,7 @@ def _quantities(orders: list[dict]) -> dict[str, int]:
     return dict(sorted(totals.items()))
 
 
-def _ship_to_changes(wanted: dict, held: dict) -> dict[str, dict[str, str]]:
+def ship_to_changes(wanted: dict, held: dict) -> dict[str, dict[str, str]]:
     changes = {}
     for name in (f"shipTo{part}" for part in _SHIP_TO_FIELDS):
         cart, infoplus = str(wanted.get(name) or ""), str(held.get(name) or "")

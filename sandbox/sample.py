@@ -66,9 +66,10 @@ def _line_item(order_id: int, index: int, sku: str, quantity: int, price: str) -
     return {"id": line_id, "admin_graphql_api_id": f"gid://shopify/LineItem/{line_id}",
             "product_id": _stable_id(sku, 7_000_000_000_000),
             "variant_id": _stable_id(sku, 40_000_000_000_000), "sku": sku, "quantity": quantity,
-            "fulfillable_quantity": quantity, "price": price, "name": f"Sample item {sku}",
-            "title": f"Sample item {sku}", "variant_title": None, "requires_shipping": True,
-            "fulfillment_status": None, "grams": 250, "taxable": True, "total_discount": "0.00"}
+            "current_quantity": quantity, "fulfillable_quantity": quantity, "price": price,
+            "name": f"Sample item {sku}", "title": f"Sample item {sku}", "variant_title": None,
+            "requires_shipping": True, "fulfillment_status": None, "grams": 250, "taxable": True,
+            "total_discount": "0.00"}
 
 
 def shopify_order(order_id: int | None = None, skus: Sequence[str] = DEFAULT_SKUS,

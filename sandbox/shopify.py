@@ -455,9 +455,11 @@ class ShopifyStandIn(FulfillmentServiceShop, StandIn):
                                                      for f in order["fulfillments"]], a)}
 
     def _fo_view(self, order: dict[str, Any], fo: dict[str, Any]) -> dict[str, Any]:
+        ordered = {li["id"]: li["quantity"] for li in order["lineItems"]}  # the order's line after edits
         lines = [{"id": l["id"], "sku": l["sku"], "totalQuantity": l["totalQuantity"],
                   "remainingQuantity": l["remainingQuantity"],
-                  "lineItem": {"id": l["lineItemId"], "sku": l["sku"]}} for l in fo["lineItems"]]
+                  "lineItem": {"id": l["lineItemId"], "sku": l["sku"], "currentQuantity": ordered[l["lineItemId"]]}}
+                 for l in fo["lineItems"]]
         for view, line in zip(lines, fo["lineItems"]):
             view.update({"requiresShipping": line.get("requiresShipping", True),
                          "originalUnitPriceSet": {"shopMoney": {"amount": line.get("price", "10.00"),
@@ -473,7 +475,7 @@ class ShopifyStandIn(FulfillmentServiceShop, StandIn):
                                                                "address2", "city", "countryCode", "zip", "phone")},
                                 "province": address.get("provinceCode"), "email": order.get("email")},
                 "merchantRequests": lambda a: page([r for r in requests if a.get("kind") in (None, r["kind"])],
-                                                   {"first": 250, **{k: v for k, v in a.items() if k != "kind"}}),
+                                                   {k: v for k, v in a.items() if k != "kind"}),
                 "assignedLocation": {"location": {"id": fo["locationId"]}},
                 "lineItems": lambda a: page(lines, a)}
 

@@ -127,14 +127,16 @@ class FulfillmentServiceShop:
                             message: str | None = None, only: list[str] | None = None) -> list[str]:
         """Send the fulfillment service every open, unsubmitted fulfillment order of the order at one of its
         locations (or only those in `only`); returns their ids."""
-        return self._request(order_id, "UNSUBMITTED", "SUBMITTED", "FULFILLMENT_REQUEST",
+        return self._request(order_id, ("UNSUBMITTED",), "SUBMITTED", "FULFILLMENT_REQUEST",
                              {"notify_customer": notify_customer}, message, only)
 
     def request_cancellation(self, order_id: int | str, message: str | None = None) -> list[str]:
-        """Ask the service to cancel the order's accepted fulfillment orders; returns their ids."""
-        return self._request(order_id, "ACCEPTED", "CANCELLATION_REQUESTED", "CANCELLATION_REQUEST", {}, message)
+        """Ask the service to cancel the order's accepted fulfillment orders (again, after a rejected
+        cancellation: the fulfillment order is still in progress); returns their ids."""
+        return self._request(order_id, ("ACCEPTED", "CANCELLATION_REJECTED"), "CANCELLATION_REQUESTED",
+                             "CANCELLATION_REQUEST", {}, message)
 
-    def _request(self, order_id, before: str, after: str, kind: str, options: dict, message,
+    def _request(self, order_id, before: tuple[str, ...], after: str, kind: str, options: dict, message,
                  only: list[str] | None = None) -> list[str]:
         from .shopify import now_iso, to_gid
         with self._state_lock:
@@ -142,7 +144,7 @@ class FulfillmentServiceShop:
             ours = {s["locationId"] for s in self.services}
             ids = []
             for fo in order["fulfillmentOrders"]:
-                if fo["locationId"] in ours and fo.get("requestStatus", "UNSUBMITTED") == before and (
+                if fo["locationId"] in ours and fo.get("requestStatus", "UNSUBMITTED") in before and (
                         only is None or fo["id"] in only):
                     fo["requestStatus"] = after
                     fo.setdefault("merchantRequests", []).append(

@@ -41,13 +41,18 @@ class ShopifyLineItemSchema(_Base):
     id = fields.Integer(required=True, strict=True)
     sku = fields.String(allow_none=True, load_default=None)
     quantity = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    # What is left of the line after order edits and restocked refunds (0: removed); absent in old API versions.
+    current_quantity = fields.Integer(allow_none=True, load_default=None, strict=True,
+                                      validate=validate.Range(min=0))
     # Float, not Decimal: Decimal takes "1e999", which becomes an infinite unit price no consumer can read.
     price = fields.Float(required=True, validate=validate.Range(min=0))
     requires_shipping = fields.Boolean(load_default=True)
 
     @post_load
     def _make(self, data: dict, **kwargs) -> OrderLine:
-        return OrderLine(cart_line_id=str(data["id"]), sku=data["sku"] or None, quantity=data["quantity"],
+        current = data["current_quantity"]
+        return OrderLine(cart_line_id=str(data["id"]), sku=data["sku"] or None,
+                         quantity=data["quantity"] if current is None else current,
                          unit_price=float(data["price"]), requires_shipping=data["requires_shipping"])
 
 
@@ -80,7 +85,8 @@ class ShopifyOrderSchema(_Base):
             created_at=data["created_at"].isoformat(), updated_at=data["updated_at"].isoformat(),
             paid=data["financial_status"] in PAID_STATES, cancelled=data["cancelled_at"] is not None,
             fulfilled_in_cart=data["fulfillment_status"] == "fulfilled",
-            lines=data["line_items"], bill_to=_with_email(bill_to, email), ship_to=_with_email(ship_to, email),
+            lines=[line for line in data["line_items"] if line.quantity > 0],  # a removed line ships nothing
+            bill_to=_with_email(bill_to, email), ship_to=_with_email(ship_to, email),
             email=email, currency=data["currency"] or "",
             shipping_method=next((line["title"] for line in data["shipping_lines"] if line["title"]), ""),
         )

@@ -49,6 +49,13 @@ mutation UpdateFulfillmentService($id: ID!, $callbackUrl: URL, $inventoryManagem
   }}
 }}"""
 
+# `lineItem.currentQuantity` (the order's quantity of the line after edits) is kept at creation, so a later
+# order webhook can tell an edit of our lines (consumers/order_changes.py).
+_LINE_FIELDS = """
+            id sku totalQuantity remainingQuantity requiresShipping
+            lineItem { id sku currentQuantity }
+            originalUnitPriceSet { shopMoney { amount } }"""
+
 ASSIGNED = """
 query Assigned($status: FulfillmentOrderAssignmentStatus, $locationIds: [ID!], $after: String) {
   shop {
@@ -60,28 +67,17 @@ query Assigned($status: FulfillmentOrderAssignmentStatus, $locationIds: [ID!], $
         order { id legacyResourceId name createdAt updatedAt email currencyCode }
         destination { firstName lastName company address1 address2 city province countryCode zip phone email }
         merchantRequests(first: 5) { nodes { kind message requestOptions sentAt } }
-        lineItems(first: 30) {
-          pageInfo { hasNextPage endCursor }
-          nodes {
-            id sku totalQuantity remainingQuantity requiresShipping
-            lineItem { id sku }
-            originalUnitPriceSet { shopMoney { amount } }
-          }
-        }
+        cancellationRequests: merchantRequests(last: 1, kind: CANCELLATION_REQUEST) { nodes { id sentAt } }
+        lineItems(first: 30) { pageInfo { hasNextPage endCursor } nodes { %s } }
       }
     }
   }
-}"""
+}""" % _LINE_FIELDS
 
 WAITING = """
 query Waiting($status: FulfillmentOrderAssignmentStatus, $locationIds: [ID!]) {
   shop { assignedFulfillmentOrders(first: 1, assignmentStatus: $status, locationIds: $locationIds) { nodes { id } } }
 }"""
-
-_LINE_FIELDS = """
-            id sku totalQuantity remainingQuantity requiresShipping
-            lineItem { id sku }
-            originalUnitPriceSet { shopMoney { amount } }"""
 
 MORE_LINES = """
 query MoreLines($id: ID!, $after: String) {

@@ -2,8 +2,8 @@
 orders consumer, against the Shopify stand-in speaking the fulfillment service operations."""
 from __future__ import annotations
 
-import json
 import time
+from datetime import datetime, timedelta
 
 from events import topics
 from ops.fulfillment_service import main as fulfillment_service_command
@@ -249,3 +249,86 @@ def test_shopify_failing_the_acceptance_after_infoplus_created_the_order_still_m
     assert len(world.infoplus.orders) == 1
     assert len(world.shopify.fulfillment_order(fo_id)["answers"]) == 1
     assert world.read(topics.dead_letters(topics.CART_ORDERS), expect=0, timeout=2) == []
+
+
+def test_a_second_cancellation_request_after_ops_rejected_the_first_is_told_again(world, monkeypatch):
+    location = fulfillment_service(world)
+    world.shopify.add_order(8013, [{"id": 96, "sku": "SKU-1", "quantity": 1}], location_id=location)
+    [fo_id] = world.shopify.request_fulfillment(8013)
+    world.start_consumer("orders")
+    post_notification(world, {"kind": "FULFILLMENT_REQUEST"})
+    eventually(lambda: world.shopify.fulfillment_order(fo_id)["requestStatus"] == "ACCEPTED", WAIT,
+               message="accepted")
+    world.shopify.request_cancellation(8013)
+    post_notification(world, {"kind": "CANCELLATION_REQUEST"})
+    world.read(topics.dead_letters(topics.CART_ORDERS), timeout=WAIT)
+    monkeypatch.setenv("CONNECTIONS_FILE", str(world.connections_path))
+    assert fulfillment_service_command(["--connection", "101", "--reject-cancellation", fo_id,
+                                        "--message", "already packed"]) == 0
+
+    world.shopify.request_cancellation(8013, message="really cancel, please")
+    post_notification(world, {"kind": "CANCELLATION_REQUEST"})
+
+    first, second = world.read(topics.dead_letters(topics.CART_ORDERS), expect=2, timeout=WAIT)
+    assert first["error"]["action"] == second["error"]["action"] == "cancel_in_infoplus"
+    assert second["error"]["fulfillment_order_ids"] == [fo_id]
+
+
+# -- order webhooks on a fulfillment service connection: change detection --------------------------------------
+JANE = {"firstName": "Jane", "lastName": "Doe", "company": None, "address1": "92 Chestnut Street",
+        "address2": "Suite 4", "city": "Louisville", "provinceCode": "KY", "countryCode": "US", "zip": "40202"}
+
+
+def _accepted_split_order(world, order_id: int) -> str:
+    """Order `order_id` as sandbox.sample.shopify_order(order_id, skus=["OURS", "THEIRS"], quantity=2) writes it
+    (line ids order_id*10+1, +2), OURS at our location and THEIRS elsewhere; ours requested and accepted."""
+    location = fulfillment_service(world)
+    world.shopify.add_order(order_id, [{"id": order_id * 10 + 1, "sku": "OURS", "quantity": 2},
+                                       {"id": order_id * 10 + 2, "sku": "THEIRS", "quantity": 2,
+                                        "location_id": "gid://shopify/Location/1"}],
+                            location_id=location, shipping_address=JANE)
+    [fo_id] = world.shopify.request_fulfillment(order_id)
+    world.start_consumer("orders")
+    post_notification(world, {"kind": "FULFILLMENT_REQUEST"})
+    eventually(lambda: world.shopify.fulfillment_order(fo_id)["requestStatus"] == "ACCEPTED", WAIT,
+               message="our request accepted")
+    return fo_id
+
+
+def _version(order_id: int, minutes_later: int, **changes) -> dict:
+    order = shopify_order(order_id=order_id, skus=["OURS", "THEIRS"], quantity=2)
+    order["updated_at"] = (datetime.fromisoformat(order["updated_at"]) + timedelta(minutes=minutes_later)).isoformat()
+    for line_index, quantity in changes.get("quantities", {}).items():
+        order["line_items"][line_index]["current_quantity"] = quantity
+    order["shipping_address"].update(changes.get("ship_to", {}))
+    return order
+
+
+def test_an_edit_of_our_lines_after_creation_is_reported_and_lines_elsewhere_are_not_compared(world):
+    _accepted_split_order(world, 8014)
+
+    world.post_shopify_order(_version(8014, 1), topic="orders/updated")  # unchanged; THEIRS is not in Infoplus
+    world.post_shopify_order(_version(8014, 2, quantities={1: 1}), topic="orders/updated")  # theirs edited
+    world.post_shopify_order(_version(8014, 3, quantities={0: 1, 1: 1}), topic="orders/updated")  # ours too
+
+    [dead] = world.read(topics.dead_letters(topics.CART_ORDERS), timeout=WAIT)
+    assert dead["reason"].startswith("ops must act") and dead["error"]["action"] == "apply_edit_in_infoplus"
+    assert dead["error"]["changes"] == {"lines": {"80141": {"sku": "OURS", "cart": 1, "at_creation": 2}}}
+    assert dead["error"]["infoplus_order_no"] == world.infoplus.orders[0]["orderNo"]
+    time.sleep(2)
+    assert len(world.read(topics.dead_letters(topics.CART_ORDERS), expect=2, timeout=2)) == 1
+    assert len(world.infoplus.orders) == 1
+
+
+def test_a_ship_to_change_and_a_cancellation_after_creation_are_reported(world):
+    _accepted_split_order(world, 8015)
+
+    world.post_shopify_order(_version(8015, 1, ship_to={"city": "Lexington"}), topic="orders/updated")
+    cancelled = _version(8015, 2, ship_to={"city": "Lexington"})
+    cancelled["cancelled_at"] = cancelled["updated_at"]
+    world.post_shopify_order(cancelled, topic="orders/cancelled")
+
+    edit, cancel = world.read(topics.dead_letters(topics.CART_ORDERS), expect=2, timeout=WAIT)
+    assert edit["error"]["changes"] == {"ship_to": {"shipToCity": {"cart": "Lexington", "infoplus": "Louisville"}}}
+    assert cancel["error"]["action"] == "cancel_in_infoplus"
+    assert "cancellation request" in cancel["reason"]

@@ -7,12 +7,13 @@ from datetime import datetime, timezone
 import pytest
 from marshmallow import ValidationError
 
-from infoplus.orders import build_order, differences, recorded_version
+from infoplus.orders import build_order, differences, differences_in_lines_sent, recorded_version
 from sandbox.bigcommerce import BigCommerceStandIn
-from sandbox.sample import woocommerce_order
+from sandbox.sample import shopify_order, woocommerce_order
 from schemas.bigcommerce import BigCommerceOrderSchema
 from schemas.connection import Connection
 from schemas.order import CartOrderSchema
+from schemas.shopify import ShopifyOrderSchema
 from schemas.woocommerce import WooOrderSchema
 
 CONNECTION = Connection(id=202, name="Woo", platform="woocommerce", lob_id=10000, order_source_id=56,
@@ -91,3 +92,33 @@ def _normalized() -> dict:
     return {"cart_order_id": "1", "name": "#1", "created_at": "2026-01-01T00:00:00+00:00",
             "updated_at": "2026-01-01T00:00:00+00:00", "paid": True, "cancelled": False,
             "lines": [{"cart_line_id": "1", "sku": "S", "quantity": 1, "unit_price": 1.0}]}
+
+
+def test_shopify_lines_are_what_is_left_after_order_edits():
+    payload = shopify_order(order_id=5, skus=["KEPT", "FEWER", "REMOVED"], quantity=3)
+    payload["line_items"][1]["current_quantity"] = 1
+    payload["line_items"][2]["current_quantity"] = 0
+    del payload["line_items"][0]["current_quantity"]  # older API versions send no current_quantity
+
+    order = ShopifyOrderSchema().load(payload)
+
+    assert [(line.sku, line.quantity) for line in order.lines] == [("KEPT", 3), ("FEWER", 1)]
+
+
+def test_a_fulfillment_service_order_compares_only_the_lines_infoplus_got():
+    shopify = Connection(id=101, name="Shop", platform="shopify", lob_id=10000, order_source_id=55,
+                         warehouse_id=1000, default_carrier_id=1, webhook_secret="s")
+    payload = shopify_order(order_id=6, skus=["OURS", "THEIRS", "GONE"], quantity=2)
+    order = ShopifyOrderSchema().load(payload)
+    sent = build_order(shopify, order)
+    ours, gone = payload["line_items"][0]["id"], payload["line_items"][2]["id"]
+    at_creation = {str(ours): 2, str(gone): 2}
+    assert differences_in_lines_sent(shopify, order, sent, at_creation) == {}
+
+    payload["line_items"][1]["current_quantity"] = 1  # not ours: not compared
+    payload["line_items"][2]["current_quantity"] = 0
+    payload["shipping_address"]["zip"] = "40203"
+    changed = differences_in_lines_sent(shopify, ShopifyOrderSchema().load(payload), sent, at_creation)
+
+    assert changed == {"lines": {str(gone): {"sku": "GONE", "cart": 0, "at_creation": 2}},
+                       "ship_to": {"shipToZip": {"cart": "40203", "infoplus": "40202"}}}
