@@ -34,19 +34,22 @@ from marshmallow import Schema, fields
 
 from carts.base import ORDER_EVENT, ORDER_REFERENCE_EVENT
 from carts.bigcommerce.orders import _order_id as bigcommerce_order_path_id
+from carts.shopify.deliveries import FULFILLMENT_REQUEST_EVENT
+from carts.shopify.fulfillment_service import KINDS
 from events import topics
 from sandbox.sample import (bigcommerce_headers, bigcommerce_payload, infoplus_push_headers, shopify_headers,
-                            shopify_order, woocommerce_headers, woocommerce_order)
+                            shopify_order, sign, woocommerce_headers, woocommerce_order)
 from schemas.bigcommerce import ORDER_SCOPES, BigCommerceWebhookSchema
 from schemas.envelope import Envelope, decode_envelope
 from schemas.infoplus import InfoplusItemSchema, InfoplusShipmentSchema, InventoryLevelSchema
 from schemas.order import CartOrderSchema, parse_version
-from schemas.shopify import ShopifyOrderSchema
+from schemas.shopify import FulfillmentOrderNotificationSchema, ShopifyOrderSchema
 from schemas.tracking import ShipmentPayloadSchema, order_number
 from schemas.woocommerce import WooOrderSchema
 from tests.support.cart_orders import BC_CLIENT_SECRET, BC_ID, WOO_ID, WOO_SECRET, bc, woo  # noqa: F401
 from tests.support.kafka import read_topic
 from tests.support.world import SHOPIFY_SECRET
+from tests.webhooks.test_fulfillment_notification import fulfillment_service_connection
 from tests.webhooks.test_infoplus_webhooks import ITEM, SECRET as INFOPLUS_SECRET, SHIPMENT
 
 SEED = int(os.environ.get("CARTBRIDGE_FUZZ_SEED", "20261127"))
@@ -381,6 +384,14 @@ def sign_shopify(body: bytes, rng: random.Random, notes: list[str]) -> dict[str,
     return headers
 
 
+def sign_shopify_notification(body: bytes, rng: random.Random, notes: list[str]) -> dict[str, str]:
+    """The fulfillment service callback: HMAC-signed like a webhook, no topic (the body names the kind)."""
+    headers = {"Content-Type": "application/json", "X-Shopify-Hmac-Sha256": sign(body, SHOPIFY_SECRET),
+               "X-Shopify-Shop-Domain": "acme.myshopify.com"}
+    _header_tweaks(headers, rng, notes, ["X-Shopify-Shop-Domain"])
+    return headers
+
+
 def sign_woocommerce(body: bytes, rng: random.Random, notes: list[str]) -> dict[str, str]:
     topic = _topic(rng, notes, "order.created",
                    ["order.updated", "order.deleted", "product.updated", "action.woocommerce_x", "", None])
@@ -419,6 +430,10 @@ def valid_shopify(rng: random.Random, index: int) -> Any:
                          financial_status=rng.choice(["paid", "pending", "authorized"]))
 
 
+def valid_notification(rng: random.Random, index: int) -> Any:
+    return {"kind": rng.choice(sorted(KINDS))}
+
+
 def valid_woocommerce(rng: random.Random, index: int) -> Any:
     return woocommerce_order(order_id=700_000 + index, status=rng.choice(["processing", "pending", "cancelled"]))
 
@@ -455,6 +470,12 @@ def read_like_the_orders_consumer(envelope: Envelope) -> None:
     bigcommerce_order_path_id(envelope.payload)
 
 
+def read_like_the_orders_consumer_reads_a_notification(envelope: Envelope) -> None:
+    # consumers/fulfillment_requests.py: the kind names what to read from Shopify; any other is a dead letter
+    assert envelope.type == FULFILLMENT_REQUEST_EVENT, envelope.type
+    assert KINDS.get(envelope.payload.get("kind")) is not None, envelope.payload
+
+
 def read_like_the_inventory_consumer(envelope: Envelope) -> None:
     level = InventoryLevelSchema().load(envelope.payload)  # consumers/inventory.py
     level.version()
@@ -481,6 +502,10 @@ class Target:
 TARGETS = {
     "shopify": Target("shopify", "/webhooks/carts/101", topics.CART_ORDERS, valid_shopify, sign_shopify,
                       ShopifyOrderSchema(), read_like_the_orders_consumer, True),
+    "shopify-fulfillment": Target("shopify-fulfillment", "/webhooks/carts/101/fulfillment_order_notification",
+                                  topics.CART_ORDERS, valid_notification, sign_shopify_notification,
+                                  FulfillmentOrderNotificationSchema(),
+                                  read_like_the_orders_consumer_reads_a_notification, True),
     "woocommerce": Target("woocommerce", f"/webhooks/carts/{WOO_ID}", topics.CART_ORDERS, valid_woocommerce,
                           sign_woocommerce, WooOrderSchema(), read_like_the_orders_consumer, True),
     "bigcommerce": Target("bigcommerce", f"/webhooks/carts/{BC_ID}", topics.CART_ORDERS, valid_bigcommerce,
@@ -625,6 +650,11 @@ def fuzz(world, target: Target) -> None:
 
 def test_shopify_deliveries(world):
     fuzz(world, TARGETS["shopify"])
+
+
+def test_shopify_fulfillment_service_callbacks(world):
+    fulfillment_service_connection(world)
+    fuzz(world, TARGETS["shopify-fulfillment"])
 
 
 def test_woocommerce_deliveries(world, woo):
