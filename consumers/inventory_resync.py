@@ -8,7 +8,11 @@ connection's LOB from Infoplus to its cart — when Sync Inventory is turned on,
   differences its preview showed.
 - In preview (`sync_inventory: preview`) it writes nothing: each page's lookup is recorded, SKU by SKU, on
   `infoplus.inventory.skipped` (code `preview`, the same record the inventory consumer writes), which fills the
-  preview report (`cartbridge-preview`) for the whole LOB at the resync's own pace. That needs Kafka.
+  preview report (`cartbridge-preview`) for the whole LOB at the resync's own pace. That needs Kafka. Once the
+  Infoplus items are read it lists the cart's catalog (carts/base.py CatalogLister), at the same pace, and records
+  each SKU the cart sells that is no item of the LOB (`cart_now.code: not_in_infoplus`, `infoplus: null`), then
+  one record that the listing is complete (`preview.flow: catalog`) — so the report never claims "none" without
+  a listing. A resync that is on never lists the catalog.
 - Pages `item/search?filter=lobId eq N` (limit 250) and writes each page with the platform's stock writer, in
   as few calls as the cart allows (set_many; SKU by SKU for what that leaves), by the same rules as the
   inventory consumer (consumers.inventory.stock_level): absolute quantity, sell-at-zero.
@@ -30,18 +34,19 @@ from collections import Counter
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Callable, Iterable, Sequence, TypeVar
+from typing import Callable, Iterable, Protocol, Sequence, TypeVar
 
 from marshmallow import ValidationError
 
 from carts import PLATFORMS
-from carts.base import CartStock, StockLevel, StockResult, StockWriter
+from carts.base import CartStock, CatalogLister, StockLevel, StockResult, StockWriter
 from config.connections import ConnectionRegistry, RegistryError
 from config.logs import configure_logging
 from config.settings import Settings
 from consumers.inventory import preview_record, stock_level
 from events import topics
 from events.infoplus import inventory_event
+from events.previews import NOT_IN_INFOPLUS
 from events.publisher import BrokerUnavailable, Publisher
 from infoplus.client import InfoplusClient
 from infoplus.switches import SwitchBoard
@@ -54,7 +59,19 @@ log = logging.getLogger("consumers.inventory_resync")
 _ITEM = InfoplusItemSchema()
 MAX_BACKOFF_SECONDS = 60.0
 T = TypeVar("T")
-PreviewSink = Callable[[InventoryLevel, CartStock, "CartStock | None"], None]  # records one SKU's preview
+
+
+class PreviewSink(Protocol):
+    """Where a resync in preview records what it found (PreviewRecords: infoplus.inventory.skipped)."""
+
+    def __call__(self, item: InventoryLevel, now: CartStock, would: CartStock | None) -> None:
+        """One Infoplus item: what the cart shows, and what a write would make it show."""
+
+    def cart_only(self, shown: CartStock, listing: str) -> None:
+        """One SKU the cart sells that is no Infoplus item of the LOB (found by listing `listing`)."""
+
+    def listing(self, listing: str, found: dict) -> None:
+        """The listing is over: `found` says whether it was made, how many SKUs it saw, or why not."""
 
 
 @dataclass
@@ -80,9 +97,11 @@ class Resync:
 
     def __init__(self, connection: Connection, infoplus: InfoplusClient, writer: StockWriter, *,
                  attempts: int = 5, sleep: Callable[[float], None] = time.sleep,
-                 preview: PreviewSink | None = None) -> None:
+                 preview: PreviewSink | None = None, catalog: CatalogLister | None = None) -> None:
         self._connection = connection
         self._preview = preview  # set: read and record, write nothing
+        self._catalog = catalog  # preview only: the cart's catalog, for the SKUs no Infoplus item leads to
+        self._infoplus_skus: set[str] = set()  # every SKU of the LOB the run read
         self._infoplus = infoplus
         self._writer = writer
         self._attempts = attempts
@@ -97,6 +116,8 @@ class Resync:
         changed = self._infoplus.search_items(self._connection.lob_id, modified_after=self._run_id,
                                               read_page=self._read_page)
         self._push_all(changed, "catch-up", counted=False)
+        if self._preview is not None:
+            self._preview_catalog()
         self.report.seconds = time.monotonic() - started
         return self.report
 
@@ -106,6 +127,7 @@ class Resync:
 
     def _push_all(self, pages: Iterable[list[dict]], pass_name: str, counted: bool = True) -> None:
         for page in pages:
+            self._infoplus_skus.update(str(record["sku"]) for record in page if record.get("sku"))
             items = [item for item in (self._item(record, counted) for record in page) if item]
             levels = {item.sku: stock_level(item, self._connection,
                                             change_id=f"{pass_name}:{self._run_id}:{self._connection.id}")
@@ -166,6 +188,46 @@ class Resync:
             code = now.code if would is None else "preview_differs" if now.differs_from(would) else "preview_matches"
             self._count(code, counted, None)
 
+    def _preview_catalog(self) -> None:
+        """The SKUs the cart sells that no Infoplus item of the LOB has: one listing, then one record per SKU and
+        one saying the listing is complete (none is written when recording fails half way)."""
+        if self._catalog is None:
+            self._record_listing({"listed": False, "detail": f"platform {self._connection.platform} has no "
+                                                             "catalog listing (carts/base.py CatalogLister)"})
+            return
+        try:
+            listed, pages = self._list_catalog()
+        except OutboundError as error:
+            self._count("failed", True, f"listing the cart's catalog: {error.reason}")
+            self._record_listing({"listed": False, "detail": f"the catalog listing failed: {error.reason}"})
+            return
+        cart_only = [shown for sku, shown in sorted(listed.items()) if sku not in self._infoplus_skus]
+        try:
+            for shown in cart_only:
+                self._preview.cart_only(shown, self._run_id)
+                self._count("not_in_infoplus", True, None)
+        except OutboundError as error:
+            self._count("failed", True, f"recording the cart's catalog: {error.reason}")
+            return
+        self._record_listing({"listed": True, "skus": len(listed), "not_in_infoplus": len(cart_only),
+                              "pages": pages})
+
+    def _list_catalog(self) -> tuple[dict[str, CartStock], int]:
+        """SKU -> what the cart shows (a SKU listed twice, e.g. two Shopify variants, merged), and the pages read."""
+        listed: dict[str, CartStock] = {}
+        pages = 0
+        for page in self._catalog.list_catalog(lambda read: self._with_retries(read, "listing the cart's catalog")):
+            pages += 1
+            for shown in page:
+                listed[shown.sku] = _merged(listed[shown.sku], shown) if shown.sku in listed else shown
+        return listed, pages
+
+    def _record_listing(self, found: dict) -> None:
+        try:
+            self._preview.listing(self._run_id, found)
+        except OutboundError as error:
+            self._count("failed", True, f"recording the catalog listing: {error.reason}")
+
     def _write_many(self, levels: list[StockLevel]) -> dict[str, StockResult]:
         """A page in as few cart calls as the platform allows; what it leaves out is written SKU by SKU."""
         set_many = getattr(self._writer, "set_many", None)
@@ -205,6 +267,13 @@ class Resync:
             log.error("connection %s: %s", self._connection.id, problem)
         elif problem:
             log.info("connection %s: %s", self._connection.id, problem)
+
+
+def _merged(one: CartStock, other: CartStock) -> CartStock:
+    """Two listed entries of one SKU: a quantity or policy only when they agree (as a lookup of it would say)."""
+    return CartStock(one.sku, one.code if one.code == other.code else "found",
+                     one.quantity if one.quantity == other.quantity else None,
+                     one.policy if one.policy == other.policy else "mixed", f"{one.detail}; {other.detail}")
 
 
 def _args(argv: Sequence[str] | None, settings: Settings) -> argparse.Namespace:
@@ -257,33 +326,56 @@ def resync_connection(settings: Settings, infoplus: InfoplusClient, connection: 
                                                        f"(carts/base.py StockReader)"])
     else:
         topics.ensure_topics(settings, [topics.skipped(topics.INFOPLUS_INVENTORY)])
+        lister = PLATFORMS[connection.platform].catalog  # spent in preview only: an on resync never lists
+        catalog = lister(connection, timeout=settings.http_timeout, session=session) if lister else None
         with closing(Publisher(settings)) as publisher:
             report = Resync(connection, infoplus, writer, attempts=attempts,
-                            preview=PreviewRecords(publisher, connection.id)).run()
+                            preview=PreviewRecords(publisher, connection), catalog=catalog).run()
     report.cart_calls = session.calls
     return report
 
 
 class PreviewRecords:
     """A resync's preview findings as records on `infoplus.inventory.skipped`, shaped like the consumer's (an
-    event built from the item as the poller would build it, so the report and the ops console read both alike)."""
+    event built from the item as the poller would build it, so the report and the ops console read both alike).
+    A SKU only the cart sells has no Infoplus item, hence no event (`event: null`; replay refuses inventory side
+    topics anyway)."""
 
-    def __init__(self, publisher: Publisher, connection_id: int) -> None:
+    def __init__(self, publisher: Publisher, connection: Connection) -> None:
         self._publisher = publisher
-        self._connection_id = connection_id
+        self._connection = connection
 
     def __call__(self, item: InventoryLevel, now: CartStock, would: CartStock | None) -> None:
         _, key, envelope = inventory_event(item, None, "inventory-resync")
         found = preview_record(item, now, would)
-        record = {"reason": found["reason"], "code": "preview", "connection_id": self._connection_id,
-                  "preview": found["preview"], "consumer": "inventory-resync",
-                  "skipped_at": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
-                  "event": envelope.to_dict()}
+        self._publish(key, found["reason"], found["preview"], envelope.to_dict())
+
+    def cart_only(self, shown: CartStock, listing: str) -> None:
+        lob = self._connection.lob_id
+        preview = {"flow": "inventory", "sku": shown.sku, "lob_id": lob, "infoplus": None,
+                   "cart_now": {"code": NOT_IN_INFOPLUS, "quantity": shown.quantity, "policy": shown.policy,
+                                "detail": shown.detail},
+                   "would_set": None, "differs": False, "listing": listing}
+        reason = (f"preview: SKU {shown.sku} is sold by the cart (quantity "
+                  f"{'unknown' if shown.quantity is None else shown.quantity}) but is no item of LOB {lob} in "
+                  "Infoplus (nothing written: Sync Inventory is in preview)")
+        self._publish(f"{lob}:{shown.sku}", reason, preview, None)
+
+    def listing(self, listing: str, found: dict) -> None:
+        preview = {"flow": "catalog", "listing": listing, "lob_id": self._connection.lob_id,
+                   "platform": self._connection.platform, **found}
+        reason = (f"preview: catalog listing: {found.get('skus')} cart SKUs, {found.get('not_in_infoplus')} not in "
+                  "Infoplus" if found.get("listed") else f"preview: no catalog listing: {found.get('detail')}")
+        self._publish(f"catalog:{self._connection.id}", reason, preview, None)
+
+    def _publish(self, key: str, reason: str, preview: dict, event: dict | None) -> None:
+        record = {"reason": reason, "code": "preview", "connection_id": self._connection.id, "preview": preview,
+                  "consumer": "inventory-resync",
+                  "skipped_at": datetime.now(timezone.utc).isoformat(timespec="milliseconds"), "event": event}
         try:
             self._publisher.publish_record(topics.skipped(topics.INFOPLUS_INVENTORY), key.encode(), record)
         except BrokerUnavailable as error:  # a 429-like wait would not help the report: fail this SKU loudly
-            raise Retryable(f"could not record the preview of SKU {item.sku}: {error}") from error
-
+            raise Retryable(f"could not record the preview of {key}: {error}") from error
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -8,8 +8,9 @@ would write to a connection's cart, from the preview records the consumers (and 
   SKU whose cart value differs — SKU, cart now, Infoplus Orderable Quantity, would set, selling-at-zero change —
   largest differences first; a summary (SKUs seen, differing, matching, not sold by the cart) and whether a full
   resync in preview covered the whole LOB or only the SKUs that changed since preview began.
-- SKUs the cart sells that Infoplus does not stock are not in these records: every record starts from an
-  Infoplus item. Knowing them takes a listing of the cart's catalog, whose cost the report states.
+- SKUs the cart sells that Infoplus does not stock: from the newest complete catalog listing a resync in preview
+  made (records with `cart_now.code: not_in_infoplus`, then one with `preview.flow: catalog`), less any SKU an
+  Infoplus item has led to since. Without a listing the report says so (and what one costs), never "none".
 - Tracking: each previewed shipment's fulfillment (or note, shipment, status change) and the shopper emails it
   would have caused, newest first.
 `PreviewReport` is also what the ops console's preview page shows (ops/views.py).
@@ -32,10 +33,11 @@ from events.replay import ReplayError, read_to_end
 PREVIEW = "preview"
 SIDE_TOPICS = (topics.skipped(topics.INFOPLUS_INVENTORY), topics.skipped(topics.INFOPLUS_SHIPMENTS))
 LARGEST = 10
-# What a listing of the cart's whole catalog costs (read-only; not made by this command).
+NOT_IN_INFOPLUS = "not_in_infoplus"  # cart_now.code of a SKU only the cart sells (consumers/inventory_resync.py)
+# What a listing of the cart's whole catalog costs (read-only; made by a resync in preview, not by this command).
 CART_LISTING_COST = ("Shopify: 1 productVariants call per 250 variants; WooCommerce: 1 products call per 100 "
                      "products plus 1 variations call per variable product; BigCommerce: 1 catalog/variants call "
-                     "per 250 variants")
+                     "per 250 variants; Magento: 1 products call per 100 products")
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,28 @@ class InventoryRow:
 
 
 @dataclass(frozen=True)
+class CartOnlyRow:
+    """A SKU the cart sells that no Infoplus item of the LOB has, as a catalog listing saw it."""
+
+    sku: str
+    cart_quantity: int | None  # None: the listing does not carry it (Magento), or the cart does not count it
+    cart_policy: str | None
+    cart_detail: str
+    recorded_at: str
+
+
+@dataclass(frozen=True)
+class Listing:
+    """One catalog listing by a resync in preview: made (`listed`), or why not."""
+
+    listing: str  # the resync's run id; its SKU records carry the same
+    listed: bool
+    skus: int  # the cart's SKUs it saw
+    detail: str
+    recorded_at: str
+
+
+@dataclass(frozen=True)
 class TrackingRow:
     infoplus_order_no: str
     cart_order_id: str
@@ -86,6 +110,21 @@ class PreviewReport:
     connection_id: int
     inventory: dict[str, InventoryRow] = field(default_factory=dict)
     tracking: list[TrackingRow] = field(default_factory=list)
+    listing: Listing | None = None  # the newest complete catalog listing; None: none was made
+    listing_problem: Listing | None = None  # a newer attempt that made none (no listing on the platform, failed)
+    cart_only_by_listing: dict[str, dict[str, CartOnlyRow]] = field(default_factory=dict, repr=False)
+
+    @property
+    def cart_only(self) -> list[CartOnlyRow]:
+        """The cart sells them, Infoplus does not stock them: the newest listing's, less the SKUs an Infoplus item
+        was recorded for after it (an item created since). Empty without a listing: see `listing`."""
+        if self.listing is None:
+            return []
+        rows = self.cart_only_by_listing.get(self.listing.listing, {}).values()
+        since = self.listing.recorded_at
+        return sorted((row for row in rows if not (row.sku in self.inventory
+                                                   and self.inventory[row.sku].recorded_at > since)),
+                      key=lambda row: row.sku)
 
     @property
     def differing(self) -> list[InventoryRow]:
@@ -114,11 +153,17 @@ def collect(records: Iterable[dict], connection_id: int) -> PreviewReport:
     """The report from side-topic records (any order); records of other connections or codes are ignored."""
     report = PreviewReport(connection_id)
     tracking: dict[tuple, TrackingRow] = {}
+    listings: list[Listing] = []
     for record in records:
         if record.get("code") != PREVIEW or _int(record.get("connection_id")) != connection_id:
             continue
         found = record.get("preview") or {}
-        if found.get("flow") == "inventory":
+        if found.get("flow") == "catalog":
+            listings.append(_listing(record, found))
+        elif found.get("flow") == "inventory" and (found.get("cart_now") or {}).get("code") == NOT_IN_INFOPLUS:
+            row = _cart_only_row(record, found)
+            report.cart_only_by_listing.setdefault(str(found.get("listing")), {})[row.sku] = row
+        elif found.get("flow") == "inventory":
             row = _inventory_row(record, found)
             known = report.inventory.get(row.sku)
             if known is None or _newer(row, known):
@@ -129,7 +174,28 @@ def collect(records: Iterable[dict], connection_id: int) -> PreviewReport:
             if key not in tracking or row.recorded_at >= tracking[key].recorded_at:
                 tracking[key] = row
     report.tracking = sorted(tracking.values(), key=lambda row: row.recorded_at, reverse=True)
+    _choose_listing(report, listings)
     return report
+
+
+def _choose_listing(report: PreviewReport, listings: list[Listing]) -> None:
+    """The newest complete listing, and the newest attempt if that one made none."""
+    newest = sorted(listings, key=lambda listing: listing.recorded_at)
+    report.listing = next((listing for listing in reversed(newest) if listing.listed), None)
+    if newest and not newest[-1].listed:
+        report.listing_problem = newest[-1]
+
+
+def _listing(record: dict, found: dict) -> Listing:
+    return Listing(listing=str(found.get("listing")), listed=bool(found.get("listed")),
+                   skus=_int(found.get("skus")) or 0, detail=str(found.get("detail") or ""),
+                   recorded_at=str(record.get("skipped_at") or ""))
+
+
+def _cart_only_row(record: dict, found: dict) -> CartOnlyRow:
+    now = found.get("cart_now") or {}
+    return CartOnlyRow(sku=str(found.get("sku")), cart_quantity=now.get("quantity"), cart_policy=now.get("policy"),
+                       cart_detail=str(now.get("detail") or ""), recorded_at=str(record.get("skipped_at") or ""))
 
 
 def _inventory_row(record: dict, found: dict) -> InventoryRow:
@@ -216,8 +282,25 @@ def _inventory_lines(report: PreviewReport, limit: int | None) -> list[str]:
         shown = ", ".join(f"{row.sku} ({row.cart_code})" for row in not_sold[:LARGEST])
         lines.append(f"  Infoplus stocks, the cart does not sell: {shown}"
                      + (f" … {len(not_sold) - LARGEST} more" if len(not_sold) > LARGEST else ""))
-    lines.append("  the cart sells, Infoplus does not stock: not known from preview records (each starts from an "
-                 f"Infoplus item); a listing of the cart's catalog would cost {CART_LISTING_COST}")
+    return lines + _cart_only_lines(report, limit)
+
+
+def _cart_only_lines(report: PreviewReport, limit: int | None) -> list[str]:
+    lines = []
+    if report.listing_problem is not None:
+        lines.append(f"  no catalog listing at {report.listing_problem.recorded_at}: {report.listing_problem.detail}")
+    if report.listing is None:
+        return lines + [f"  the cart sells, Infoplus does not stock: not known — no catalog listing was made yet; a "
+                        f"resync in preview (cartbridge-inventory-resync --connection {report.connection_id}) lists "
+                        f"the cart's catalog: {CART_LISTING_COST}"]
+    cart_only = report.cart_only
+    lines.append(f"  the cart sells, Infoplus does not stock: {len(cart_only)} SKU(s) (catalog listing of "
+                 f"{report.listing.recorded_at}: {report.listing.skus} cart SKUs)")
+    for row in cart_only[:limit]:
+        quantity = "unknown" if row.cart_quantity is None else str(row.cart_quantity)
+        lines.append(f"    {row.sku:<24} {quantity:>10}  {row.cart_detail}")
+    if limit is not None and len(cart_only) > limit:
+        lines.append(f"    … {len(cart_only) - limit} more (--limit)")
     return lines
 
 

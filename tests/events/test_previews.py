@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 from events import topics
-from events.previews import collect
+from events.previews import collect, render
 from tests.consumers.test_inventory import T0, publish, publisher, use_connections  # noqa: F401  (fixture)
 from tests.consumers.test_inventory_resync import run_resync
 from tests.consumers.tracking_support import WAIT, infoplus_order, push
@@ -18,6 +18,32 @@ LOB = 10000
 def run_preview(world, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "events.previews", *args], cwd=ROOT, env=world.environ(),
                           capture_output=True, text=True, timeout=120)
+
+
+def cart_only_listed(out: str) -> list[str]:
+    """The SKUs the report lists under "the cart sells, Infoplus does not stock"."""
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if "the cart sells, Infoplus does not stock:" in line)
+    rows = []
+    for line in lines[start + 1:]:
+        if not line.startswith("    ") or line.startswith("    …"):
+            break
+        rows.append(line.split()[0])
+    return rows
+
+
+def cart_only(sku: str, quantity: int | None, *, listing: str, at: str, connection_id: int = 101) -> dict:
+    return {"code": "preview", "connection_id": connection_id, "consumer": "inventory-resync", "skipped_at": at,
+            "event": None, "preview": {"flow": "inventory", "sku": sku, "lob_id": LOB, "infoplus": None,
+                                       "cart_now": {"code": "not_in_infoplus", "quantity": quantity, "policy": None,
+                                                    "detail": ""},
+                                       "would_set": None, "differs": False, "listing": listing}}
+
+
+def listing(listing_id: str, *, at: str, listed: bool = True, skus: int = 3, detail: str = "") -> dict:
+    return {"code": "preview", "connection_id": 101, "consumer": "inventory-resync", "skipped_at": at, "event": None,
+            "preview": {"flow": "catalog", "listing": listing_id, "lob_id": LOB, "listed": listed, "skus": skus,
+                        "detail": detail}}
 
 
 def record(sku: str, cart: int | None, orderable: int, *, modified: str, connection_id: int = 101,
@@ -50,6 +76,39 @@ def test_the_newest_record_per_sku_counts_and_differences_come_largest_first():
     assert not report.whole_lob
 
 
+def test_without_a_catalog_listing_the_skus_only_the_cart_sells_are_not_known_never_none():
+    report = collect([record("A", 5, 9, modified="2026-11-27T10:00:00+00:00"),
+                      cart_only("HALF-WAY", 1, listing="run-1", at="2026-11-27T10:01:00+00:00")], 101)  # no end
+
+    assert report.listing is None and report.cart_only == []
+    out = render(report)
+    assert "the cart sells, Infoplus does not stock: not known — no catalog listing was made yet" in out
+    assert "Shopify: 1 productVariants call per 250 variants" in out and "HALF-WAY" not in out
+
+
+def test_the_newest_complete_listing_counts_less_skus_an_infoplus_item_has_led_to_since():
+    records = [cart_only("OLD", 1, listing="run-1", at="2026-11-27T09:00:00+00:00"),
+               listing("run-1", at="2026-11-27T09:00:01+00:00"),
+               cart_only("ONLY-CART", 4, listing="run-2", at="2026-11-27T10:00:00+00:00"),
+               cart_only("CREATED-SINCE", 2, listing="run-2", at="2026-11-27T10:00:00+00:00"),
+               cart_only("OTHER-CONNECTION", 2, listing="run-2", at="2026-11-27T10:00:00+00:00", connection_id=999),
+               listing("run-2", at="2026-11-27T10:00:01+00:00", skus=40),
+               record("CREATED-SINCE", 2, 2, modified="2026-11-27T11:00:00+00:00"),  # an Infoplus item now
+               listing("run-3", at="2026-11-27T12:00:00+00:00", listed=False,
+                       detail="the catalog listing failed: GET … answered 503")]
+
+    report = collect(records, 101)
+
+    assert [row.sku for row in report.cart_only] == ["ONLY-CART"] and report.cart_only[0].cart_quantity == 4
+    assert report.listing.listing == "run-2" and report.listing_problem.listing == "run-3"
+    out = render(report)
+    assert "the cart sells, Infoplus does not stock: 1 SKU(s) (catalog listing of 2026-11-27T10:00:01+00:00: " \
+           "40 cart SKUs)" in out
+    assert cart_only_listed(out) == ["ONLY-CART"]
+    assert "no catalog listing at 2026-11-27T12:00:00+00:00: the catalog listing failed" in out
+    assert report.inventory.keys() == {"CREATED-SINCE"}  # a cart-only record is no Infoplus SKU seen
+
+
 def test_the_report_lists_exactly_the_skus_that_differ_and_what_tracking_would_have_sent(world, publisher):
     for sku, cart in (("SKU-SAME", 7), ("SKU-UP", 1), ("SKU-DOWN", 50)):
         world.shopify.add_variant(sku, quantity=cart)
@@ -76,7 +135,7 @@ def test_the_report_lists_exactly_the_skus_that_differ_and_what_tracking_would_h
     assert [row[:4] for row in rows if len(row) >= 5] == [["SKU-DOWN", "50", "20", "20"], ["SKU-UP", "1", "9", "9"]]
     assert "largest differences: SKU-DOWN -30, SKU-UP +8" in out
     assert "covers the whole LOB" in out and "SKU-WAREHOUSE-ONLY (not_in_cart)" in out
-    assert "the cart sells, Infoplus does not stock: not known" in out
+    assert "the cart sells, Infoplus does not stock: 0 SKU(s)" in out and cart_only_listed(out) == []
     assert "1 shipments seen, 1 would write to the cart, 1 shopper email(s)" in out
     assert "fulfillment: fulfillmentCreate on gid://shopify/Order/7101: 2 × SKU-UP with 1ZREPORT000000001" in out
     assert "email: Shopify shipping confirmation" in out

@@ -60,3 +60,26 @@ def test_the_preview_page_in_a_real_browser(world, console, publisher, browser):
     assert "1 differ" in browser.find_element(By.ID, "inventory-summary").text
     assert "1 shopper email(s)" in browser.find_element(By.ID, "tracking-summary").text
     assert "1ZPAGE00000000001" in browser.find_element(By.ID, "tracking-writes").text
+
+
+def test_the_preview_page_lists_the_skus_only_the_cart_sells_once_a_resync_listed_the_catalog(world, console, publisher):  # noqa: F811
+    from tests.consumers.test_inventory_resync import LOB, run_resync
+
+    previewed(world, publisher)
+    browser = logged_in(console)
+    page = browser.get(console + "/preview", params={"connection": "101"}, timeout=10).text
+    assert "not known (no catalog listing yet)" in page and 'class="cart-only"' not in page
+    assert "Shopify: 1 productVariants call per 250 variants" in page
+
+    world.shopify.add_variant("SKU-CART-ONLY", quantity=4)
+    for sku, orderable in (("SKU-SAME", 7), ("SKU-UP", 9)):
+        world.infoplus.add_item(LOB, sku, orderable_quantity=orderable)
+    assert run_resync(world, "--connection", "101", "--calls-per-second", "1000").returncode == 0
+    page = browser.get(console + "/preview", params={"connection": "101"}, timeout=10).text
+
+    summary = page.split('id="inventory-summary"')[1].split("</div>")[0]
+    assert "1 sold by the cart, not stocked by Infoplus" in summary
+    assert page.count('class="cart-only"') == 1
+    listed = page.split('id="cart-only-skus"')[1].split("</table>")[0]
+    assert "SKU-CART-ONLY" in listed and ">4<" in listed and "SKU-SAME" not in listed
+    assert [c for c in world.shopify.calls if "mutation" in (c.json or {}).get("query", "")] == []
