@@ -24,8 +24,8 @@ import logging
 import time
 from typing import Any, Callable
 
-from kafka import KafkaAdminClient, KafkaConsumer
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka import KafkaConsumer
+from kafka.errors import KafkaError
 from kafka.structs import TopicPartition
 
 from config.settings import Settings
@@ -54,33 +54,13 @@ class StateStore:
         self._partitions: dict[int, dict[str, Any]] = {}  # restored partitions: key -> value
         self._began: dict[int, float] = {}
         self._bound: int | None = None
+        self._state_partitions = 0  # known after ensure_topic()
         self.restored_keys = 0  # for logs and the benchmark
 
     # -- engine-facing -------------------------------------------------------------------------------------
     def ensure_topic(self) -> None:
-        """Create the state topic, like its input (same partition count), if it is missing."""
-        retention_ms = int(self._settings.state_retention_days * DAY * 1000)
-        admin = KafkaAdminClient(**self._settings.kafka_client_config(), request_timeout_ms=10_000)
-        try:
-            name = self._settings.topic(self.topic)
-            if name in set(admin.list_topics()):
-                return
-            spec = {name: {"num_partitions": self._input_partitions(admin), "replication_factor": -1,
-                           "configs": {"cleanup.policy": "compact,delete", "retention.ms": str(retention_ms),
-                                       "max.message.bytes": str(self._settings.max_event_bytes)}}}
-            try:
-                admin.create_topics(spec, wait_for_metadata=True)
-                log.info("created state topic %s (compact,delete, %d days)", name,
-                         self._settings.state_retention_days)
-            except TopicAlreadyExistsError:
-                pass  # another copy created it first
-        finally:
-            admin.close()
-
-    def _input_partitions(self, admin: KafkaAdminClient) -> int:
-        described = admin.describe_topics([self._settings.topic(self._input_topic)])
-        partitions = described[0].get("partitions") if described else None
-        return len(partitions) if partitions else self._settings.kafka_topic_partitions
+        """Create the state topic like its input (same partition count), or grow it to the input's count."""
+        self._state_partitions = topics.ensure_state_topic(self._settings, self._input_topic)
 
     def keep_only(self, owned: set[int]) -> None:
         """After a rebalance: drop the partitions now owned elsewhere (rebalance listener: nothing blocks)."""
@@ -117,6 +97,8 @@ class StateStore:
 
     # -- restore -------------------------------------------------------------------------------------------
     def _restore(self, partition: int) -> None:
+        if partition >= self._state_partitions:  # the input gained partitions while this process ran
+            self.ensure_topic()
         started = time.monotonic()
         values = self._read_partition(partition)
         began = values.pop(BEGAN_KEY, None)

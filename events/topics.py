@@ -5,6 +5,7 @@ import argparse
 import logging
 
 from kafka import KafkaAdminClient
+from kafka.admin import NewPartitions
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from config.settings import Settings
@@ -44,6 +45,9 @@ def retry(topic: str) -> str:
 
 # Main topics whose consumer waits on `<topic>.retry` (a carton seen before its order shows shipped).
 DEFERRING_TOPICS = (INFOPLUS_SHIPMENTS,)
+# Main topics whose consumer keeps a state store on `<topic>.state` (consumers/state.py).
+STATEFUL_TOPICS = (CART_ORDERS, INFOPLUS_INVENTORY)
+DAY_MS = 86_400_000
 
 
 def all_topics() -> list[str]:
@@ -71,12 +75,49 @@ def ensure_topics(settings: Settings, names: list[str]) -> None:
         admin.close()
 
 
+def ensure_state_topic(settings: Settings, input_topic: str) -> int:
+    """Make `<input>.state` match its input: created compacted with the input's partition count if missing, given
+    more partitions if the input gained some (ops scaling a consumer: a state write to a partition the state topic
+    lacks would fail forever). Returns the state topic's partition count."""
+    admin = KafkaAdminClient(**settings.kafka_client_config(), request_timeout_ms=10_000, bootstrap_timeout_ms=5_000)
+    try:
+        name, wanted = settings.topic(state(input_topic)), _partition_count(admin, settings.topic(input_topic))
+        wanted = wanted or settings.kafka_topic_partitions
+        have = _partition_count(admin, name) if name in set(admin.list_topics()) else 0
+        if have == 0:
+            spec = {name: {"num_partitions": wanted, "replication_factor": -1,
+                           "configs": {"cleanup.policy": "compact,delete",
+                                       "retention.ms": str(int(settings.state_retention_days * DAY_MS)),
+                                       "max.message.bytes": str(settings.max_event_bytes)}}}
+            try:
+                admin.create_topics(spec, wait_for_metadata=True)
+                log.info("created state topic %s (compact,delete, %d days, %d partitions)", name,
+                         settings.state_retention_days, wanted)
+            except TopicAlreadyExistsError:
+                pass  # another copy created it first
+        elif have < wanted:
+            admin.create_partitions({name: NewPartitions(total_count=wanted)})
+            log.warning("state topic %s had %d partitions, its input %d: partitions added", name, have, wanted)
+        return max(have, wanted)
+    finally:
+        admin.close()
+
+
+def _partition_count(admin: KafkaAdminClient, name: str) -> int:
+    described = admin.describe_topics([name])
+    partitions = described[0].get("partitions") if described else None
+    return len(partitions or [])
+
+
 def main() -> None:
     """`cartbridge-topics`: create every topic cartbridge uses (for clusters without auto-creation)."""
     argparse.ArgumentParser(description=main.__doc__).parse_args()
     logging.basicConfig(level=logging.INFO)
     try:
-        ensure_topics(Settings.from_env(), all_topics())
+        settings = Settings.from_env()
+        ensure_topics(settings, all_topics())
+        for topic in STATEFUL_TOPICS:  # after their inputs: they take the inputs' partition counts
+            ensure_state_topic(settings, topic)
     except KafkaError as error:
         raise SystemExit(f"cartbridge-topics: cannot reach Kafka: {describe(error)}") from None
 

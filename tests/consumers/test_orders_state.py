@@ -3,12 +3,12 @@ processes, the Infoplus stand-in enforcing 3 requests/s: one Infoplus call per o
 SIGKILL, rebalances, a deleted state topic and an upgrade from a consumer without the store."""
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 from kafka import KafkaAdminClient
+from kafka.admin import NewPartitions
 
 from events import topics
 from infoplus.orders import build_order
@@ -145,6 +145,27 @@ def test_a_state_topic_deleted_by_ops_makes_the_consumer_search_first_and_nothin
 
     eventually(lambda: len(searches(world)) >= len(ids), WAIT, message="each order looked up")
     time.sleep(1.5)
+    assert created_orders(world) == {f"101-{order_id}": 1 for order_id in ids}
+
+
+def test_partitions_added_to_the_input_by_ops_are_added_to_the_state_topic_at_the_next_start(world):
+    """Ops scale the orders consumer past the partition count: the state topic must follow, or every state write
+    for an order on a new partition fails and those orders stall."""
+    first = world.start_consumer("orders")
+    eventually(lambda: restored(first), WAIT, message="state restored")
+    assert first.terminate() == 0
+    admin = KafkaAdminClient(bootstrap_servers=world.bootstrap)
+    admin.create_partitions({world.prefix + topics.CART_ORDERS: NewPartitions(total_count=6)})
+
+    second = world.start_consumer("orders")
+    ids = list(range(9501, 9513))  # the web producer starts now: it spreads these over all six partitions
+    post_lifecycles(world, ids)
+
+    wait_all_created(world, ids)
+    state = admin.describe_topics([world.prefix + topics.state(topics.CART_ORDERS)])[0]
+    admin.close()
+    assert len(state["partitions"]) == 6
+    assert "partitions added" in second.output()
     assert created_orders(world) == {f"101-{order_id}": 1 for order_id in ids}
 
 
