@@ -26,6 +26,20 @@ def fulfillment_service(world) -> str:
     return location
 
 
+def accepted_request(world, order_id: int, lines: list[dict], **order_fields) -> str:
+    """A fulfillment service connection, order `order_id` (lines at the service's location unless they say
+    otherwise), its request sent, the orders consumer running and the request accepted; returns the fulfillment
+    order id of ours."""
+    location = fulfillment_service(world)
+    world.shopify.add_order(order_id, lines, location_id=location, **order_fields)
+    [fo_id] = world.shopify.request_fulfillment(order_id)
+    world.start_consumer("orders")
+    post_notification(world, {"kind": "FULFILLMENT_REQUEST"})
+    eventually(lambda: world.shopify.fulfillment_order(fo_id)["requestStatus"] == "ACCEPTED", WAIT,
+               message="the request accepted")
+    return fo_id
+
+
 def our_fulfillment_orders(world, order_id: int, location: str) -> list[dict]:
     return [fo for fo in world.shopify.fulfillment_orders(order_id) if fo["locationId"] == location]
 
@@ -171,13 +185,7 @@ def test_a_cancellation_request_before_infoplus_has_the_order_is_accepted(world)
 
 
 def test_a_cancellation_request_after_infoplus_has_it_tells_ops_then_the_command_answers(world, monkeypatch, capsys):
-    location = fulfillment_service(world)
-    world.shopify.add_order(8009, [{"id": 71, "sku": "SKU-1", "quantity": 1}], location_id=location)
-    [fo_id] = world.shopify.request_fulfillment(8009)
-    world.start_consumer("orders")
-    post_notification(world, {"kind": "FULFILLMENT_REQUEST"})
-    eventually(lambda: world.shopify.fulfillment_order(fo_id)["requestStatus"] == "ACCEPTED", WAIT,
-               message="accepted")
+    fo_id = accepted_request(world, 8009, [{"id": 71, "sku": "SKU-1", "quantity": 1}])
 
     world.shopify.request_cancellation(8009)
     post_notification(world, {"kind": "CANCELLATION_REQUEST"})
@@ -252,13 +260,7 @@ def test_shopify_failing_the_acceptance_after_infoplus_created_the_order_still_m
 
 
 def test_a_second_cancellation_request_after_ops_rejected_the_first_is_told_again(world, monkeypatch):
-    location = fulfillment_service(world)
-    world.shopify.add_order(8013, [{"id": 96, "sku": "SKU-1", "quantity": 1}], location_id=location)
-    [fo_id] = world.shopify.request_fulfillment(8013)
-    world.start_consumer("orders")
-    post_notification(world, {"kind": "FULFILLMENT_REQUEST"})
-    eventually(lambda: world.shopify.fulfillment_order(fo_id)["requestStatus"] == "ACCEPTED", WAIT,
-               message="accepted")
+    fo_id = accepted_request(world, 8013, [{"id": 96, "sku": "SKU-1", "quantity": 1}])
     world.shopify.request_cancellation(8013)
     post_notification(world, {"kind": "CANCELLATION_REQUEST"})
     world.read(topics.dead_letters(topics.CART_ORDERS), timeout=WAIT)
@@ -282,17 +284,10 @@ JANE = {"firstName": "Jane", "lastName": "Doe", "company": None, "address1": "92
 def _accepted_split_order(world, order_id: int) -> str:
     """Order `order_id` as sandbox.sample.shopify_order(order_id, skus=["OURS", "THEIRS"], quantity=2) writes it
     (line ids order_id*10+1, +2), OURS at our location and THEIRS elsewhere; ours requested and accepted."""
-    location = fulfillment_service(world)
-    world.shopify.add_order(order_id, [{"id": order_id * 10 + 1, "sku": "OURS", "quantity": 2},
-                                       {"id": order_id * 10 + 2, "sku": "THEIRS", "quantity": 2,
-                                        "location_id": "gid://shopify/Location/1"}],
-                            location_id=location, shipping_address=JANE)
-    [fo_id] = world.shopify.request_fulfillment(order_id)
-    world.start_consumer("orders")
-    post_notification(world, {"kind": "FULFILLMENT_REQUEST"})
-    eventually(lambda: world.shopify.fulfillment_order(fo_id)["requestStatus"] == "ACCEPTED", WAIT,
-               message="our request accepted")
-    return fo_id
+    return accepted_request(world, order_id, [{"id": order_id * 10 + 1, "sku": "OURS", "quantity": 2},
+                                              {"id": order_id * 10 + 2, "sku": "THEIRS", "quantity": 2,
+                                               "location_id": "gid://shopify/Location/1"}],
+                            shipping_address=JANE)
 
 
 def _version(order_id: int, minutes_later: int, **changes) -> dict:

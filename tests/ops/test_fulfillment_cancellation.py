@@ -2,22 +2,15 @@
 from __future__ import annotations
 
 from events import topics
-from tests.consumers.test_fulfillment_requests import WAIT, fulfillment_service
+from tests.consumers.test_fulfillment_requests import WAIT, accepted_request
 from tests.support.ops import form_token, logged_in
-from tests.support.world import eventually
 from tests.webhooks.test_fulfillment_notification import post_notification
 
 DLQ = topics.dead_letters(topics.CART_ORDERS)
 
 
 def test_a_waiting_cancellation_request_is_shown_and_answered_from_the_console(world, console):
-    location = fulfillment_service(world)
-    world.shopify.add_order(8201, [{"id": 1, "sku": "SKU-1", "quantity": 1}], location_id=location)
-    [fo_id] = world.shopify.request_fulfillment(8201)
-    world.start_consumer("orders")
-    post_notification(world, {"kind": "FULFILLMENT_REQUEST"})
-    eventually(lambda: world.shopify.fulfillment_order(fo_id)["requestStatus"] == "ACCEPTED", WAIT,
-               message="accepted")
+    fo_id = accepted_request(world, 8201, [{"id": 1, "sku": "SKU-1", "quantity": 1}])
     world.shopify.request_cancellation(8201)
     post_notification(world, {"kind": "CANCELLATION_REQUEST"})
     world.read(DLQ, timeout=WAIT)
