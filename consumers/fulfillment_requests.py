@@ -82,10 +82,15 @@ def cart_order(fulfillment_orders: list[dict[str, Any]]) -> CartOrder:
 
 def lines_at_creation(fulfillment_orders: list[dict[str, Any]]) -> dict[str, int]:
     """Cart line id -> the order's quantity of it now (`lineItem.currentQuantity`), for the lines sent."""
-    return {_legacy((line.get("lineItem") or {}).get("id") or line.get("id")):
-            int((line.get("lineItem") or {}).get("currentQuantity", line.get("totalQuantity")) or 0)
-            for fo in fulfillment_orders for line in fo["lines"]
-            if int(line.get("remainingQuantity") or 0) > 0 and line.get("requiresShipping", True) is not False}
+    quantities = {}
+    for fo in fulfillment_orders:
+        for line in fo["lines"]:
+            if int(line.get("remainingQuantity") or 0) <= 0 or line.get("requiresShipping", True) is False:
+                continue  # not sent to Infoplus (cart_order, build_order)
+            item = line.get("lineItem") or {}
+            quantities[_legacy(item.get("id") or line.get("id"))] = int(
+                item.get("currentQuantity", line.get("totalQuantity")) or 0)
+    return quantities
 
 
 def _cancellation_mark(fo: dict[str, Any]) -> str:
