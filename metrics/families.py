@@ -38,6 +38,9 @@ OUTBOUND_SECONDS = Histogram(
     "cartbridge_outbound_request_duration_seconds", "Time of one call to an outside API", ["api"], buckets=_SLOW)
 
 POLLER_LEADER = Gauge("cartbridge_poller_leader", "1 while this poller copy holds the leadership")
+POLLER_REJOIN_REBUILDS = Gauge(
+    "cartbridge_poller_rejoin_rebuilds", "Leadership consumers rebuilt because a rejoin never finished "
+    "(poller/leadership.py watchdog); since the process started")
 POLLER_LAST_CYCLE = Gauge(
     "cartbridge_poller_last_cycle_timestamp_seconds", "When this poller last finished a whole cycle (Unix time)")
 POLLER_CURSOR_AGE = Gauge(

@@ -13,7 +13,7 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
-from metrics.families import POLLER_CURSOR_AGE, POLLER_LAST_CYCLE, POLLER_LEADER
+from metrics.families import POLLER_CURSOR_AGE, POLLER_LAST_CYCLE, POLLER_LEADER, POLLER_REJOIN_REBUILDS
 from metrics.outbound import calls_made
 
 STATUS_KEY = "status:poller"
@@ -64,6 +64,7 @@ class ObservedLeadership:
     def held(self) -> bool:
         held = self._leadership.held()
         POLLER_LEADER.set(1 if held else 0)
+        POLLER_REJOIN_REBUILDS.set(self._leadership.rebuilds)
         return held
 
     @property

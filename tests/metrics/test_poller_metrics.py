@@ -18,6 +18,7 @@ def test_the_leader_reports_its_cycle_its_cursors_ages_and_the_infoplus_calls_it
 
     text = eventually(cycled, 45, message="a whole poll cycle")
     assert value(text, "cartbridge_poller_leader") == 1
+    assert value(text, "cartbridge_poller_rejoin_rebuilds") == 0  # a lone copy's rejoins all finish
     assert time.time() - value(text, "cartbridge_poller_last_cycle_timestamp_seconds") < 30
     ages = {(labels["source"], labels["lob"]): age for labels, age in samples(text, "cartbridge_poller_cursor_age_seconds")}
     assert set(ages) == {("shipments", "10000"), ("inventory", "10000")}
