@@ -12,12 +12,12 @@ import logging
 import time
 from typing import Any
 
-from kafka import KafkaAdminClient, KafkaConsumer
-from kafka.errors import TopicAlreadyExistsError
+from kafka import KafkaConsumer
 from kafka.structs import TopicPartition
 
 from config.settings import Settings
 from events.publisher import BrokerUnavailable, Publisher
+from events.topics import admin_client, create_missing
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +60,6 @@ class CursorStore:
         return values
 
     def _ensure_topic(self) -> None:
-        admin = KafkaAdminClient(**self._settings.kafka_client_config(), request_timeout_ms=10_000)
-        try:
-            if self._name not in set(admin.list_topics()):
-                admin.create_topics({self._name: _TOPIC_CONFIG}, wait_for_metadata=True)
+        with admin_client(self._settings, bootstrap_timeout_ms=30_000) as admin:
+            if create_missing(admin, {self._name: _TOPIC_CONFIG}):
                 log.info("created compacted topic %s", self._name)
-        except TopicAlreadyExistsError:
-            pass  # another process created it first
-        finally:
-            admin.close()

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+from contextlib import contextmanager
+from typing import Iterator
 
 from kafka import KafkaAdminClient
 from kafka.admin import NewPartitions
@@ -55,52 +57,60 @@ def all_topics() -> list[str]:
     return names + [retry(topic) for topic in DEFERRING_TOPICS]
 
 
+@contextmanager
+def admin_client(settings: Settings, bootstrap_timeout_ms: int = 5_000) -> Iterator[KafkaAdminClient]:
+    admin = KafkaAdminClient(**settings.kafka_client_config(), request_timeout_ms=10_000,
+                             bootstrap_timeout_ms=bootstrap_timeout_ms)
+    try:
+        yield admin
+    finally:
+        admin.close()
+
+
+def create_missing(admin: KafkaAdminClient, specs: dict[str, dict]) -> list[str]:
+    """Create the topics of `specs` (prefixed name -> spec) that are not there yet; returns those created. Another
+    process may create one first: that is no error."""
+    missing = sorted(set(specs) - set(admin.list_topics()))
+    if not missing:
+        return []
+    try:
+        admin.create_topics({name: specs[name] for name in missing}, wait_for_metadata=True)
+    except TopicAlreadyExistsError:
+        return []  # another process created it first
+    return missing
+
+
 def ensure_topics(settings: Settings, names: list[str]) -> None:
     """Create any missing topic (prefixed) with the configured partition count and a message size that fits
     any body under MAX_BODY_BYTES; existing ones are left alone."""
-    admin = KafkaAdminClient(**settings.kafka_client_config(), request_timeout_ms=10_000, bootstrap_timeout_ms=5_000)
-    try:
-        wanted = {settings.topic(name) for name in names}
-        missing = wanted - set(admin.list_topics())
-        if missing:
-            spec = {name: {"num_partitions": settings.kafka_topic_partitions, "replication_factor": -1,
-                           "configs": {"max.message.bytes": str(settings.max_event_bytes)}}
-                    for name in sorted(missing)}
-            try:
-                admin.create_topics(spec, wait_for_metadata=True)
-            except TopicAlreadyExistsError:
-                pass  # another process created it first
-            log.info("created topics %s", ", ".join(sorted(missing)))
-    finally:
-        admin.close()
+    spec = {"num_partitions": settings.kafka_topic_partitions, "replication_factor": -1,
+            "configs": {"max.message.bytes": str(settings.max_event_bytes)}}
+    with admin_client(settings) as admin:
+        created = create_missing(admin, {settings.topic(name): spec for name in names})
+    if created:
+        log.info("created topics %s", ", ".join(created))
 
 
 def ensure_state_topic(settings: Settings, input_topic: str) -> int:
     """Make `<input>.state` match its input: created compacted with the input's partition count if missing, given
     more partitions if the input gained some (ops scaling a consumer: a state write to a partition the state topic
     lacks would fail forever). Returns the state topic's partition count."""
-    admin = KafkaAdminClient(**settings.kafka_client_config(), request_timeout_ms=10_000, bootstrap_timeout_ms=5_000)
-    try:
-        name, wanted = settings.topic(state(input_topic)), _partition_count(admin, settings.topic(input_topic))
-        wanted = wanted or settings.kafka_topic_partitions
+    name = settings.topic(state(input_topic))
+    with admin_client(settings) as admin:
+        wanted = _partition_count(admin, settings.topic(input_topic)) or settings.kafka_topic_partitions
         have = _partition_count(admin, name) if name in set(admin.list_topics()) else 0
         if have == 0:
-            spec = {name: {"num_partitions": wanted, "replication_factor": -1,
-                           "configs": {"cleanup.policy": "compact,delete",
-                                       "retention.ms": str(int(settings.state_retention_days * DAY_MS)),
-                                       "max.message.bytes": str(settings.max_event_bytes)}}}
-            try:
-                admin.create_topics(spec, wait_for_metadata=True)
+            spec = {"num_partitions": wanted, "replication_factor": -1,
+                    "configs": {"cleanup.policy": "compact,delete",
+                                "retention.ms": str(int(settings.state_retention_days * DAY_MS)),
+                                "max.message.bytes": str(settings.max_event_bytes)}}
+            if create_missing(admin, {name: spec}):
                 log.info("created state topic %s (compact,delete, %d days, %d partitions)", name,
                          settings.state_retention_days, wanted)
-            except TopicAlreadyExistsError:
-                pass  # another copy created it first
         elif have < wanted:
             admin.create_partitions({name: NewPartitions(total_count=wanted)})
             log.warning("state topic %s had %d partitions, its input %d: partitions added", name, have, wanted)
         return max(have, wanted)
-    finally:
-        admin.close()
 
 
 def _partition_count(admin: KafkaAdminClient, name: str) -> int:
