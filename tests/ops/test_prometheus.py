@@ -142,6 +142,13 @@ def test_every_dashboard_query_and_alert_expression_returns_series_from_a_real_r
     assert {rule["name"] for rule in rules} == {rule["alert"] for rule in _alert_rules()}
     assert [(rule["name"], rule.get("lastError")) for rule in rules if rule["health"] != "ok"] == []
 
+    # what this run made happen alerts at once (the first dead letters of young processes: no increase() seen)…
+    dead_letters = 'alertname="CartbridgeEventsDeadLettered", alertstate="firing"'
+    eventually(lambda: _alerting(prometheus, dead_letters) == {("orders", "101"), ("inventory", "-")}, 30,
+               message="the dead letters alerted: orders of connection 101, inventory of its LOB (connection -)")
+    # …and what is well stays silent, though every process exports the poller's gauges (at 0)
+    assert _alerting(prometheus, 'alertname=~"CartbridgePollerBehind|CartbridgeProcessDown"') == set()
+
 
 def _run_with_a_bit_of_everything(world, gunicorn) -> tuple[str, list[tuple[str, str]]]:
     """Processes whose metrics hold a sample of every series the queries read: answers 202 and 401, an order done
@@ -255,6 +262,12 @@ def _rules_evaluated(prometheus: str) -> list[dict] | None:
     groups = requests.get(prometheus + "/api/v1/rules", timeout=10).json()["data"]["groups"]
     rules = [rule for group in groups for rule in group["rules"]]
     return rules if rules and all(rule["health"] != "unknown" for rule in rules) else None
+
+
+def _alerting(prometheus: str, matchers: str) -> set[tuple[str, ...]]:
+    """(kind, connection) of each pending or firing alert that ALERTS{matchers} holds; names when it has no kind."""
+    return {(labels.get("kind", labels["alertname"]), labels.get("connection", "-"))
+            for labels in (result["metric"] for result in _query(prometheus, f"ALERTS{{{matchers}}}"))}
 
 
 def _not_yet(queries: dict[str, str]) -> set[str]:
