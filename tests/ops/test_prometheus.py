@@ -97,6 +97,19 @@ def _anchor(heading: str) -> str:
     return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
 
 
+def test_the_scrape_config_names_each_process_job_as_the_rules_expect_and_promtool_accepts_it(tmp_path):
+    _need(PROMTOOL, "promtool")
+    config = tmp_path / "prometheus.yml"
+    config.write_text(subprocess.run(
+        [sys.executable, str(SCRAPE_CONFIG), "--rules", str(RULES), "web=127.0.0.1:8000", "orders=127.0.0.1:8100",
+         "orders=127.0.0.1:8101"], capture_output=True, text=True, check=True, timeout=30).stdout)
+    jobs = {job["job_name"]: job["static_configs"][0]["targets"] for job in yaml.safe_load(config.read_text())[
+        "scrape_configs"]}
+    assert jobs == {"cartbridge-web": ["127.0.0.1:8000"], "cartbridge-orders": ["127.0.0.1:8100", "127.0.0.1:8101"]}
+    result = subprocess.run([PROMTOOL, "check", "config", str(config)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 # -- the dashboard, as Grafana imports it -----------------------------------------------------------------------
 def test_the_dashboard_is_an_importable_model_with_its_datasource_as_a_variable():
     dashboard = _dashboard()
