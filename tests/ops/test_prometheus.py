@@ -34,8 +34,9 @@ PROMETHEUS, PROMTOOL = shutil.which("prometheus"), shutil.which("promtool")
 # branch is merged; drop a name from here once it is (the test warns when a listed metric shows up).
 NOT_YET_EXPORTED = ("cartbridge_connection_circuit_open", "cartbridge_connection_parked_events")
 
-SCRAPE_INTERVAL = "1s"
-# Grafana's $__rate_interval is at least 4 scrape intervals; a minute holds plenty of samples at 1 s.
+# Also each scrape's timeout: a busy consumer on a loaded machine answers well within 2 s, not always within 1.
+SCRAPE_INTERVAL = "2s"
+# Grafana's $__rate_interval is at least 4 scrape intervals; a minute holds plenty of samples.
 RATE_INTERVAL = "1m"
 
 
@@ -159,8 +160,11 @@ def test_every_dashboard_query_and_alert_expression_returns_series_from_a_real_r
     dead_letters = 'alertname="CartbridgeEventsDeadLettered", alertstate="firing"'
     eventually(lambda: _alerting(prometheus, dead_letters) == {("orders", "101"), ("inventory", "-")}, 30,
                message="the dead letters alerted: orders of connection 101, inventory of its LOB (connection -)")
-    # …and what is well stays silent, though every process exports the poller's gauges (at 0)
-    assert _alerting(prometheus, 'alertname=~"CartbridgePollerBehind|CartbridgeProcessDown"') == set()
+    # …and what is well is silent, though every process exports the poller's gauges (at 0): once the poller has
+    # cycled, no pending alert is left either (before, a poller that has not cycled yet is rightly pending)
+    well = 'alertname=~"CartbridgePollerBehind|CartbridgeProcessDown"'
+    eventually(lambda: _alerting(prometheus, well) == set(), 30,
+               message="no poller nor process alert once the poller cycles and every process answers")
 
 
 def _run_with_a_bit_of_everything(world, gunicorn) -> tuple[str, list[tuple[str, str]]]:
@@ -186,11 +190,12 @@ def _run_with_a_bit_of_everything(world, gunicorn) -> tuple[str, list[tuple[str,
     del world.overrides["METRICS_PORT"]
 
     web = gunicorn()
-    for order_id, sku, secret in ((8501, "SKU-1", SHOPIFY_SECRET), (8502, "NEW-SKU", SHOPIFY_SECRET),
-                                  (8503, "SKU-1", "wrong")):
+    for order_id, sku, secret, status in ((8501, "SKU-1", SHOPIFY_SECRET, 202), (8502, "NEW-SKU", SHOPIFY_SECRET, 202),
+                                          (8503, "SKU-1", "wrong", 401)):
         body = json.dumps(shopify_order(order_id=order_id, skus=[sku])).encode()
-        requests.post(f"http://{web}/webhooks/carts/101", data=body, headers=shopify_headers(body, secret),
-                      timeout=10)
+        answer = requests.post(f"http://{web}/webhooks/carts/101", data=body, headers=shopify_headers(body, secret),
+                               timeout=10)
+        assert answer.status_code == status, answer.text
     return web, loops
 
 
