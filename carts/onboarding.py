@@ -13,6 +13,7 @@ from typing import Iterable, Protocol
 
 import requests
 
+from outbound.errors import OutboundError
 from schemas.connection import Connection
 
 
@@ -49,7 +50,7 @@ class Subscription:
     id: str
     topic: str  # the platform's own word: orders/create, order.created, store/order/created
     address: str
-    active: bool = True
+    problem: str = ""  # what is wrong with it besides its address ("is not active", "sends XML"); "" when fine
     ours: bool = True  # False: another app's (WooCommerce lists every app's webhooks); never touched
 
 
@@ -108,16 +109,12 @@ def reconcile(onboarding: Onboarding, address: str, mode: Mode) -> list[Check]:
 
 def _topic(onboarding: Onboarding, topic: str, found: list[Subscription], address: str, mode: Mode) -> Check:
     label = f"webhook {topic}"
-    here = [s for s in found if _same_address(s.address, address) and s.active]
+    here = [s for s in found if _same_address(s.address, address) and not s.problem]
     if here:
-        for extra in here[1:]:  # a second delivery of every order: harmless (deduplicated), but wasteful
-            if mode.fix and not mode.dry_run:
-                onboarding.delete(extra)
-        return passed(label, f"delivers to {address}")
-    elsewhere = [s for s in found if s not in here]
-    if elsewhere:
-        current = elsewhere[0]
-        state = f"delivers to {current.address}" + ("" if current.active else f" and is not active")
+        return _one_is_enough(onboarding, label, here[1:], address, mode)
+    if found:
+        current = found[0]
+        state = f"delivers to {current.address}" + (f" but {current.problem}" if current.problem else "")
         if not mode.fix:
             return failed(label, state, "run again with --fix to point it here")
         if mode.dry_run:
@@ -128,6 +125,20 @@ def _topic(onboarding: Onboarding, topic: str, found: list[Subscription], addres
         return unknown(label, f"missing; would subscribe {address}")
     onboarding.create(topic, address)
     return passed(label, f"created, delivers to {address}")
+
+
+def _one_is_enough(onboarding: Onboarding, label: str, extras: list[Subscription], address: str,
+                   mode: Mode) -> Check:
+    """A second subscription of the same topic delivers every order twice: harmless (deduplicated), but wasted."""
+    if not extras:
+        return passed(label, f"delivers to {address}")
+    if not mode.fix:
+        return failed(label, f"delivers to {address} {len(extras) + 1} times", "run again with --fix to keep one")
+    if mode.dry_run:
+        return unknown(label, f"delivers to {address} {len(extras) + 1} times; would keep one")
+    for extra in extras:
+        onboarding.delete(extra)
+    return passed(label, f"delivers to {address} (deleted {len(extras)} duplicate)")
 
 
 def _unneeded(onboarding: Onboarding, subscription: Subscription, mode: Mode) -> Check:
@@ -145,7 +156,10 @@ def _remove(onboarding: Onboarding, subscription: Subscription, mode: Mode) -> C
     label = f"webhook {subscription.topic}"
     if mode.dry_run:
         return unknown(label, f"would delete it ({subscription.address})")
-    onboarding.delete(subscription)
+    try:
+        onboarding.delete(subscription)
+    except OutboundError as error:  # the others are still removed
+        return failed(label, error.reason, "remove it in the cart's admin")
     return passed(label, "deleted")
 
 

@@ -41,7 +41,8 @@ class BigCommerceOnboarding:
                 break
             page += 1
         return [Subscription(id=str(h.get("id")), topic=str(h.get("scope") or ""),
-                             address=str(h.get("destination") or ""), active=bool(h.get("is_active")))
+                             address=str(h.get("destination") or ""),
+                             problem="" if h.get("is_active") else "is not active")
                 for h in hooks]
 
     def create(self, topic: str, address: str) -> None:

@@ -38,7 +38,7 @@ class WooCommerceOnboarding:
         ours = str(row.get("name") or "").startswith(self._name) or address.rstrip("/").endswith(
             f"/webhooks/carts/{self._connection.id}")
         return Subscription(id=str(row.get("id")), topic=str(row.get("topic") or ""), address=address,
-                            active=row.get("status") == "active", ours=ours)
+                            problem="" if row.get("status") == "active" else f"is {row.get('status')}", ours=ours)
 
     def create(self, topic: str, address: str) -> None:
         self._write("POST", "webhooks", {"name": f"{self._name} {topic}", "topic": topic, **self._delivery(address)})
