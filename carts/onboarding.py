@@ -172,10 +172,9 @@ def order_topics_needed(connection: Connection) -> bool:
     return connection.sync_orders or connection.switches_from == "infoplus"
 
 
-def needs(connection: Connection) -> list[str]:
-    """The switches in force from the file, by name, for a checklist's detail."""
-    names = {"sync_orders": "Sync Orders", "sync_inventory": "Sync Inventory",
-             "sync_tracking_data": "Sync Tracking Data"}
+def writes(connection: Connection) -> list[str]:
+    """The switches that write to the cart and are on, by name, for a checklist's detail."""
+    names = {"sync_inventory": "Sync Inventory", "sync_tracking_data": "Sync Tracking Data"}
     return [label for field, label in names.items() if getattr(connection, field)]
 
 

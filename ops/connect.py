@@ -123,7 +123,9 @@ def _guarded(label: str, run: Callable[[], list[Check]]) -> list[Check]:
 def _refusal(error: OutboundError) -> str:
     if error.status in (401, 403):
         return f"the credentials were refused ({error.status})"
-    return error.reason
+    messages = [e["message"] for e in error.body if isinstance(e, dict) and isinstance(e.get("message"), str)] \
+        if isinstance(error.body, list) else []  # GraphQL errors: what the cart said, not only that it refused
+    return error.reason + (f": {'; '.join(messages)[:300]}" if messages else "")
 
 
 def _fix_for(error: OutboundError) -> str:

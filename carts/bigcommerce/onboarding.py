@@ -13,7 +13,7 @@ import requests
 
 from carts.bigcommerce.api import BigCommerceAPI
 from carts.bigcommerce.inventory import DEFAULT_LOCATION
-from carts.onboarding import Check, Subscription, failed, needs, order_topics_needed, passed, unknown
+from carts.onboarding import Check, Subscription, failed, order_topics_needed, passed, unknown, writes
 from outbound.errors import Permanent
 from schemas.connection import Connection
 
@@ -59,7 +59,7 @@ class BigCommerceOnboarding:
         if self._connection.sync_inventory:
             lines.append(self._location())
         if self._connection.sync_inventory or self._connection.sync_tracking_data:
-            lines.append(unknown("token may write", f"{', '.join(needs(self._connection))} need the Orders and "
+            lines.append(unknown("token may write", f"{', '.join(writes(self._connection))} need the Orders and "
                                  "Products modify scopes: BigCommerce shows a token's scopes only in its admin"))
         lines.append(unknown("signature key", "BigCommerce signs with the app's client secret: webhook_secret must "
                              "be it (the first delivery shows it: a 401 in the web log means it is not)"))

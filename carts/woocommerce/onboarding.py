@@ -10,7 +10,7 @@ from typing import Any
 
 import requests
 
-from carts.onboarding import (Check, Subscription, failed, needs, order_topics_needed, passed, unknown)
+from carts.onboarding import Check, Subscription, failed, order_topics_needed, passed, unknown, writes
 from carts.woocommerce.api import SHIPMENT_TRACKING, WooCommerceAPI
 from outbound.errors import Permanent
 from schemas.connection import Connection
@@ -62,7 +62,7 @@ class WooCommerceOnboarding:
     def checks(self) -> list[Check]:
         lines = [self._reads_orders()]
         if self._connection.sync_inventory or self._connection.sync_tracking_data:
-            lines.append(unknown("key may write", f"{', '.join(needs(self._connection))} write with this key: "
+            lines.append(unknown("key may write", f"{', '.join(writes(self._connection))} write with this key: "
                                  "WooCommerce shows a key's permission only in its admin (Read/Write needed)"))
         if self._connection.woocommerce_shipment_tracking:
             lines.append(self._shipment_tracking())
