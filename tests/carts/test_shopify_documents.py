@@ -8,6 +8,7 @@ anything else fails `test_every_call_site_sends_a_walked_document`.
 from __future__ import annotations
 
 import ast
+import hashlib
 import importlib
 import pkgutil
 from pathlib import Path
@@ -86,6 +87,16 @@ def pinned_schema():
 
 def test_the_schema_of_the_version_cartbridge_calls_is_vendored():
     assert pinned_schema().query_type.name == "QueryRoot"
+
+
+def test_each_vendored_schema_is_the_one_its_readme_names():
+    readme = (schemas.SCHEMA_DIR / "README.md").read_text()
+    for version in schemas.vendored_versions():
+        path = schemas.schema_path(version)
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        assert f"| `{path.name}` |" in readme and f"`{digest}`" in readme, (
+            f"{path.name} (sha256 {digest}) is not the file sandbox/schemas/README.md names: refresh it as the "
+            "README says, and update the README's table")
 
 
 def test_every_document_is_found():
