@@ -34,10 +34,14 @@ def nearest_version(version: str) -> str:
     Only the version cartbridge calls is vendored (0.9 MB each); the stand-in still answers other versions in
     URLs (tests use them for behaviour that changed between versions) with that schema.
     """
+    return version if schema_path(version).exists() else newest_version()
+
+
+def newest_version() -> str:
     versions = vendored_versions()
     if not versions:
         raise FileNotFoundError(f"no admin_<version>.json.gz in {SCHEMA_DIR}: see README.md there")
-    return version if version in versions else versions[-1]
+    return versions[-1]
 
 
 @functools.cache
