@@ -30,6 +30,7 @@ from typing import Any, Iterable
 from . import schemas
 from . import shopify_graphql as gql
 from .httpserver import HttpError, Request, Response, StandIn, json_response, ok, route
+from .shopify_app import AppInstallationShop
 from .shopify_fulfillment import FulfillmentServiceShop
 
 DEFAULT_LOCATION = "gid://shopify/Location/1"
@@ -147,7 +148,7 @@ class _Bucket:
                 "restoreRate": RESTORE_RATE}
 
 
-class ShopifyStandIn(FulfillmentServiceShop, StandIn):
+class ShopifyStandIn(AppInstallationShop, FulfillmentServiceShop, StandIn):
     """The Shopify Admin GraphQL API of one shop.
 
     Throttling is real (2000-point bucket, 100 points/s, 1000 max per query) and can be forced
@@ -196,6 +197,7 @@ class ShopifyStandIn(FulfillmentServiceShop, StandIn):
             self.service_writes = 0
             self._answer_failures = 0
             self.api_version = ""
+            self.reset_app_state()  # webhook subscriptions, access scopes (sandbox/shopify_app.py)
 
     def _new_id(self, kind: str) -> str:
         return gid(kind, next(self._ids))

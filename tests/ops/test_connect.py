@@ -198,3 +198,74 @@ def test_unknown_connection_and_missing_base_url(woo, configure, capsys):
     assert code == 2
     code, out = run(capsys, "103")
     assert code == 1 and "--base-url" in out and woo.webhooks() == []
+
+
+# -- Shopify ------------------------------------------------------------------------------------------------------
+SHOPIFY_SECRET = "shopify-connect-app-secret-1"
+
+
+def shopify_connection(shopify, **fields) -> dict:
+    return {"id": 101, "name": "Acme Shopify", "platform": "shopify", "store_url": shopify.base_url,
+            "access_token": shopify.access_token, "webhook_secret": SHOPIFY_SECRET,
+            "location_id": "gid://shopify/Location/1", **COMMON, "order_source_id": 55, **fields}
+
+
+def test_shopify_connect_subscribes_the_order_topics_with_only_the_fields_cartbridge_reads(shopify, configure, capsys):
+    from carts.shopify.onboarding import INCLUDE_FIELDS
+    configure(**shopify_connection(shopify, sync_inventory=True))
+    code, out = run(capsys, "101", "--base-url", BASE_URL)
+    assert code == 0, out
+    subscriptions = shopify.webhook_subscriptions
+    assert sorted(s["topic"] for s in subscriptions) == ["ORDERS_CANCELLED", "ORDERS_CREATE", "ORDERS_PAID",
+                                                        "ORDERS_UPDATED"]
+    assert {s["uri"] for s in subscriptions} == {f"{BASE_URL}/webhooks/carts/101"}
+    assert all(s["format"] == "JSON" and sorted(s["includeFields"]) == INCLUDE_FIELDS for s in subscriptions)
+    assert {"line_items", "shipping_address", "updated_at"} <= set(INCLUDE_FIELDS)
+    assert "✓ scope write_inventory" in out and "✓ location gid://shopify/Location/1" in out
+
+    assert run(capsys, "101", "--base-url", BASE_URL)[0] == 0
+    assert len(shopify.webhook_subscriptions) == 4  # re-running changes nothing
+
+
+def test_shopify_stray_subscription_fixed_and_missing_scope_reported(shopify, configure, capsys):
+    configure(**shopify_connection(shopify, sync_tracking_data=True))
+    stray = shopify.add_webhook_subscription("ORDERS_PAID", "https://old.example.com/webhooks/carts/101",
+                                             format="XML")
+    shopify.access_scopes.remove("write_fulfillments")
+    code, out = run(capsys, "101", "--base-url", BASE_URL)
+    assert code == 1
+    assert "✗ webhook ORDERS_PAID: delivers to https://old.example.com/webhooks/carts/101 but sends XML" in out
+    assert "✗ scope write_fulfillments: not granted; needed for Sync Tracking Data" in out
+
+    shopify.access_scopes.append("write_fulfillments")
+    code, out = run(capsys, "101", "--base-url", BASE_URL, "--fix")
+    assert code == 0, out
+    [paid] = [s for s in shopify.webhook_subscriptions if s["topic"] == "ORDERS_PAID"]
+    assert paid["id"] == stray["id"] and paid["uri"] == f"{BASE_URL}/webhooks/carts/101" and paid["format"] == "JSON"
+
+
+def test_shopify_bad_token_and_deactivated_location(shopify, configure, capsys):
+    configure(**shopify_connection(shopify, sync_inventory=True))
+    shopify.deactivated_locations.add("gid://shopify/Location/1")
+    code, out = run(capsys, "101", "--base-url", BASE_URL)
+    assert code == 1 and "✗ location gid://shopify/Location/1" in out and "deactivated" in out
+
+    configure(**shopify_connection(shopify, access_token="shpat_wrong_token_value"))
+    code, out = run(capsys, "101", "--base-url", BASE_URL)
+    assert code == 1 and "credentials were refused (401)" in out and "shpat_wrong_token_value" not in out
+
+
+def test_a_fulfillment_service_connection_registers_its_service_too(shopify, configure, capsys):
+    service = shopify.mutation_fulfillmentServiceCreate({"name": "Infoplus", "callbackUrl": "https://x.example.com/y",
+                                                         "inventoryManagement": True, "trackingSupport": True})
+    location = service["fulfillmentService"]["location"]["id"]
+    configure(**shopify_connection(shopify, fulfillment_service=True, location_id=location))
+    code, out = run(capsys, "101", "--base-url", BASE_URL)
+    assert code == 1 and "✗ webhook fulfillment service: delivers to https://x.example.com/y" in out
+    code, out = run(capsys, "101", "--base-url", BASE_URL, "--fix")
+    assert code == 0, out
+    [registered] = shopify.services
+    assert registered["callbackUrl"] == f"{BASE_URL}/webhooks/carts/101"
+    code, out = run(capsys, "101", "--base-url", BASE_URL, "--remove")
+    assert code == 1 and "is not deleted from here" in out
+    assert shopify.services and shopify.webhook_subscriptions == []
