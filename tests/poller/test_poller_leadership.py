@@ -23,7 +23,7 @@ def world(world):
     world.overrides.update({"INFOPLUS_POLL_SECONDS": "0.2", "INFOPLUS_POLL_INITIAL_LOOKBACK_SECONDS": "60"})
     world.connections = [world.shopify_connection(id=101 + n, lob_id=lob) for n, lob in enumerate(LOBS)]
     world.write_connections()
-    world.infoplus.delay(0.3, r"/search")  # a cycle of 6 searches takes about 2 s: rebalances land inside one
+    world.infoplus.delay(1.0, r"/search")  # a cycle of 2 searches takes about 2 s: rebalances land inside one
     return world
 
 
