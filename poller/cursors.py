@@ -38,4 +38,4 @@ def upgraded(source_name: str, saved: Mapping[str, Any], lobs: Iterable[int], ne
 
 def _old_cursor(saved: Mapping[str, Any], source_name: str, lob: int) -> Cursor | None:
     value = saved.get(f"{source_name}:{lob}")
-    return Cursor(value["since"], list(value.get("ids_at_since") or [])) if isinstance(value, dict) else None
+    return Cursor.from_dict(value) if isinstance(value, dict) else None

@@ -155,7 +155,7 @@ class Poller:
     def _cursor(self, source: Source, lobs: frozenset[int]) -> Cursor:
         saved = self._saved.get(cursor_key(source.name))
         if isinstance(saved, dict):
-            return Cursor(saved["since"], list(saved.get("ids_at_since") or []))
+            return Cursor.from_dict(saved)
         return self._first_cursor(source, lobs)
 
     def _first_cursor(self, source: Source, lobs: frozenset[int]) -> Cursor:

@@ -53,3 +53,7 @@ class Cursor:
 
     def to_dict(self) -> dict:
         return {"since": self.since, "ids_at_since": self.ids_at_since}
+
+    @classmethod
+    def from_dict(cls, value: dict) -> "Cursor":
+        return cls(value["since"], list(value.get("ids_at_since") or []))

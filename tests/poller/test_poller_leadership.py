@@ -70,6 +70,8 @@ def test_copies_joining_and_leaving_mid_cycle_never_poll_together_and_cursors_ne
     for _ in range(2):  # two more copies join, then both leave: four rebalances, each inside a cycle
         time.sleep(1.5)
         copies.append(world.start_poller())
+        # a copy stopped before it handles SIGTERM (a loaded machine: still importing) would end -15
+        eventually(lambda: "poller started" in copies[-1].output(), WAIT, message="the copy runs")
     for copy in copies[1:]:
         time.sleep(1.5)
         assert copy.terminate() == 0
