@@ -14,8 +14,8 @@ from config.settings import Settings
 from events.cursors import CursorStore
 from events.publisher import BrokerUnavailable, Publisher
 from infoplus.client import SEARCH_PAGE_LIMIT, InfoplusClient
-from outbound.errors import OutboundError, Retryable
 from metrics.families import POLLER_UNCONNECTED_ROWS
+from outbound.errors import OutboundError, Retryable
 from poller.cursors import cursor_key, upgraded
 from poller.leadership import Leadership
 from poller.order_snapshots import attach_orders
