@@ -165,7 +165,7 @@ class ShopifyStandIn(FulfillmentServiceShop, StandIn):
         self._state_lock = threading.RLock()
         self.invalid_requests: list[dict[str, Any]] = []  # {"query", "errors"}; kept across reset(): see __exit__
         self.reset_state()
-        schemas.admin_schema(schemas.newest_version())  # built once per process, not in a first request
+        schemas.warm(schemas.newest_version())  # built once per process, while the test sets up
         super().__init__(port)
 
     def __exit__(self, *exc: object) -> None:
