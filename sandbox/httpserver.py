@@ -200,6 +200,8 @@ class StandIn:
 
     def _make_route(self, method: str, pattern: str, handler: Handler, public: bool) -> _Route:
         full = pattern if pattern.startswith("/") else re.escape(self.path_prefix) + pattern
+        if not full.startswith("/"):  # the routing Map matches from the path's leading "/"
+            raise ValueError(f"route {method} {full!r} of {type(self).__name__}: a whole path starts with '/'")
         return _Route(method, re.compile(full), handler, public)
 
     def add_route(self, method: str, pattern: str, handler: Handler, public: bool = False) -> None:
