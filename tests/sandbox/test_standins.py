@@ -532,6 +532,8 @@ def test_a_request_shopify_would_refuse_fails_the_test_that_sent_it():
     with pytest.raises(AssertionError, match="refused 1 request"):
         with ShopifyStandIn() as standin:
             graphql(standin, "{ shop { name plan } }")
+    with ShopifyStandIn(strict=False) as lenient:  # bin/dev: logged, not raised
+        graphql(lenient, "{ shop { name plan } }")
 
 
 def test_what_the_stand_in_does_not_supply_is_an_error_not_a_null(shopify):
