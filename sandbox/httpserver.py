@@ -140,7 +140,7 @@ class StandIn:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._routes = list(self._declared_routes())
-        self._map = _route_map(self._routes)
+        self._urls = _route_map(self._routes).bind("127.0.0.1")
         self._server = _server(host, port, self)
 
     @contextlib.contextmanager
@@ -208,15 +208,15 @@ class StandIn:
         """Add a route at run time (tests may bolt on an endpoint without subclassing)."""
         with self._lock:
             self._routes.append(self._make_route(method.upper(), pattern, handler, public))
-            self._map = _route_map(self._routes)
+            self._urls = _route_map(self._routes).bind("127.0.0.1")
 
     def _match(self, req: Request) -> _Route | None:
         """The first declared route whose regex matches the whole path, for this method; else None (404, also
         when only another method matches, as before Werkzeug)."""
         with self._lock:
-            routes, adapter = self._routes, self._map.bind("127.0.0.1")
+            routes, urls = self._routes, self._urls
         try:
-            index, _ = adapter.match(req.path, method=req.method)
+            index, _ = urls.match(req.path, method=req.method)
         except HTTPException:  # NotFound, MethodNotAllowed
             return None
         found = routes[index]
