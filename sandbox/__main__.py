@@ -95,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     infoplus = InfoplusStandIn(api_key=args.api_key, port=args.infoplus_port)
-    shopify = ShopifyStandIn(access_token=args.shopify_token, port=args.shopify_port)
+    shopify = ShopifyStandIn(access_token=args.shopify_token, port=args.shopify_port, strict=False)
     woo = WooCommerceStandIn(args.woo_key, args.woo_secret, port=args.woocommerce_port,
                              shipment_tracking=True)
     bigcommerce = BigCommerceStandIn(args.bigcommerce_hash, args.bigcommerce_token,

@@ -1,8 +1,9 @@
-"""A small base for local HTTP stand-ins of outside APIs.
+"""A small base for local HTTP stand-ins of outside APIs, on Werkzeug.
 
-A `StandIn` is a real HTTP server on 127.0.0.1 (stdlib `ThreadingHTTPServer`, one daemon thread per
-request) with a route table, a request log and fault injection. Subclasses declare routes with the
-`@route` decorator and answer `(status, headers, json_body)`; they may also raise `HttpError`.
+A `StandIn` is a real HTTP server on 127.0.0.1 (werkzeug.serving's threaded server, one daemon thread
+per request) with a routing Map, a request log and fault injection. Subclasses declare routes with the
+`@route` decorator (a regex for the whole path) and answer `(status, headers, json_body)`; they may also
+raise `HttpError`.
 
 The stand-ins import nothing from the product: they describe the outside world, not our code.
 """
@@ -12,34 +13,25 @@ import contextlib
 import json
 import logging
 import re
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Iterable, Iterator, Self
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
+
+from werkzeug.datastructures import Headers  # names looked up ignoring case, as HTTP does
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import BaseConverter, Map, Rule
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.wrappers import Request as WsgiRequest
+from werkzeug.wrappers import Response as WsgiResponse
 
 Response = tuple[int, dict[str, str], Any]
 Handler = Callable[["Request"], Response]
 
 #: Paths under this prefix belong to the sandbox itself (debug views): no auth, no faults.
 SANDBOX_PREFIX = "/_sandbox/"
-
-
-class Headers(dict):
-    """Request headers with lower-cased names, so lookups ignore case as HTTP does."""
-
-    def __init__(self, items: Iterable[tuple[str, str]] = ()) -> None:
-        super().__init__((name.lower(), value) for name, value in items)
-
-    def __getitem__(self, name: str) -> str:
-        return super().__getitem__(name.lower())
-
-    def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and super().__contains__(name.lower())
-
-    def get(self, name: str, default: Any = None) -> Any:
-        return super().get(name.lower(), default)
 
 
 @dataclass
@@ -148,7 +140,8 @@ class StandIn:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._routes = list(self._declared_routes())
-        self._server = ThreadingHTTPServer((host, port), _handler_class(self))
+        self._urls = _route_map(self._routes).bind("127.0.0.1")
+        self._server = _server(host, port, self)
 
     @contextlib.contextmanager
     def answering(self) -> Iterator[None]:
@@ -207,20 +200,31 @@ class StandIn:
 
     def _make_route(self, method: str, pattern: str, handler: Handler, public: bool) -> _Route:
         full = pattern if pattern.startswith("/") else re.escape(self.path_prefix) + pattern
+        if not full.startswith("/"):  # the routing Map matches from the path's leading "/"
+            raise ValueError(f"route {method} {full!r} of {type(self).__name__}: a whole path starts with '/'")
         return _Route(method, re.compile(full), handler, public)
 
     def add_route(self, method: str, pattern: str, handler: Handler, public: bool = False) -> None:
         """Add a route at run time (tests may bolt on an endpoint without subclassing)."""
         with self._lock:
             self._routes.append(self._make_route(method.upper(), pattern, handler, public))
+            self._urls = _route_map(self._routes).bind("127.0.0.1")
 
     def _match(self, req: Request) -> _Route | None:
-        for candidate in self._routes:
-            found = candidate.pattern.fullmatch(req.path)
-            if found and candidate.method == req.method:
-                req.params = {k: v for k, v in found.groupdict().items() if v is not None}
-                return candidate
-        return None
+        """The first declared route whose regex matches the whole path, for this method; else None (404, also
+        when only another method matches, as before Werkzeug)."""
+        with self._lock:
+            routes, urls = self._routes, self._urls
+        try:
+            index, _ = urls.match(req.path, method=req.method)
+        except HTTPException:  # NotFound, MethodNotAllowed
+            return None
+        found = routes[index]
+        matched = found.pattern.fullmatch(req.path)
+        if matched is None:  # Werkzeug folds leading slashes ("//x" is "/x"); the regexes do not
+            return None
+        req.params = {k: v for k, v in matched.groupdict().items() if v is not None}
+        return found
 
     # ---- hooks for subclasses --------------------------------------------------------------
     def authenticate(self, req: Request) -> Response | None:
@@ -337,13 +341,57 @@ class StandIn:
                                     req.body, status))
 
 
-# ---- the stdlib glue ---------------------------------------------------------------------------
-def _parse_request(handler: BaseHTTPRequestHandler) -> Request:
-    parts = urlsplit(handler.path)
-    query = {k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
-    body = _read_body(handler)
-    req = Request(handler.command, parts.path, query, Headers(handler.headers.items()), body,
-                  raw_query=parts.query)
+# ---- the Werkzeug glue -------------------------------------------------------------------------
+class _WholePath(BaseConverter):
+    """One route's regex (`regex`, set per route), matched against the whole path: the @route API predates
+    the Map, and its regexes may span slashes."""
+
+    part_isolating = False
+
+
+def _route_map(routes: list[_Route]) -> Map:
+    """A Map with one rule per route, in declaration order (equal weights keep it), the route's index as
+    endpoint. Each rule is "/" and a converter made of the route's regex, which always starts with "/"."""
+    converters = {f"route{i}": type(f"_Route{i}", (_WholePath,), {"regex": r.pattern.pattern[1:]})
+                  for i, r in enumerate(routes)}
+    rules = [Rule(f"/<route{i}:path>", endpoint=i, methods=[r.method]) for i, r in enumerate(routes)]
+    return Map(rules, converters=converters, merge_slashes=False)
+
+
+def _server(host: str, port: int, standin: StandIn) -> BaseWSGIServer:
+    """werkzeug.serving's threaded server on a socket bound here, so a busy port raises OSError (Werkzeug's
+    own bind prints and exits the process)."""
+    listener = socket.create_server((host, port))
+    try:
+        return make_server(host, listener.getsockname()[1], _wsgi_app(standin), threaded=True,
+                           request_handler=_handler_class(standin), fd=listener.fileno())
+    finally:
+        listener.close()  # the server holds its own duplicate of the socket
+
+
+def _wsgi_app(standin: StandIn) -> Callable[..., Iterable[bytes]]:
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        started = time.monotonic()
+        req = _parse_request(WsgiRequest(environ))
+        with standin.answering():
+            status, headers, body = standin.dispatch(req)
+        standin.record(req, status)
+        raw = environ.get("RAW_URI", req.path)
+        shown = raw if len(raw) < 200 else raw[:197] + "..."
+        standin.log.info("%s %s -> %d (%.0f ms)", req.method, shown, status,
+                         (time.monotonic() - started) * 1000)
+        return _response(status, headers, body)(environ, start_response)
+
+    return app
+
+
+def _parse_request(request: WsgiRequest) -> Request:
+    # The path as sent, not percent-decoded (e.g. a SKU with "/" in it stays one path segment).
+    raw_query = request.environ.get("QUERY_STRING", "")
+    path = urlsplit(request.environ.get("RAW_URI") or request.path).path
+    body = request.get_data(cache=True)
+    req = Request(request.method, path, request.args.to_dict(), Headers(request.headers), body,
+                  raw_query=raw_query)
     if body:
         try:
             req.json = json.loads(body)
@@ -352,23 +400,16 @@ def _parse_request(handler: BaseHTTPRequestHandler) -> Request:
     return req
 
 
-def _read_body(handler: BaseHTTPRequestHandler) -> bytes:
-    if "chunked" in handler.headers.get("Transfer-Encoding", "").lower():
-        return b"".join(iter(lambda: _read_chunk(handler.rfile), b""))
-    length = int(handler.headers.get("Content-Length") or 0)
-    return handler.rfile.read(length) if length else b""
-
-
-def _read_chunk(stream: Any) -> bytes:
-    """One chunk of a chunked body; b"" at the last (zero-size) chunk, trailers skipped."""
-    size = int(stream.readline().split(b";")[0].strip() or b"0", 16)
-    if size == 0:
-        while stream.readline().strip():
-            pass
-        return b""
-    data = stream.read(size)
-    stream.readline()  # the CRLF after each chunk
-    return data
+def _response(status: int, headers: dict[str, str], body: Any) -> WsgiResponse:
+    data, content_type = _encode(body)
+    response = WsgiResponse(data, status=status)
+    if content_type:
+        response.headers["Content-Type"] = content_type
+    else:
+        del response.headers["Content-Type"]  # no body, no type (Werkzeug would say text/plain)
+    for name, value in headers.items():
+        response.headers[name] = value
+    return response
 
 
 def _encode(body: Any) -> tuple[bytes, str]:
@@ -381,42 +422,20 @@ def _encode(body: Any) -> tuple[bytes, str]:
     return json.dumps(body).encode(), "application/json; charset=utf-8"
 
 
-def _handler_class(standin: StandIn) -> type[BaseHTTPRequestHandler]:
-    class _Handler(BaseHTTPRequestHandler):
-        server_version = f"sandbox-{standin.name}/1.0"
+def _handler_class(standin: StandIn) -> type[WSGIRequestHandler]:
+    class _Handler(WSGIRequestHandler):
         # HTTP/1.0: one request per connection, so a stopped stand-in cannot keep answering
         # through a client's pooled keep-alive connection.
         protocol_version = "HTTP/1.0"
 
-        def _serve(self) -> None:
-            started = time.monotonic()
-            req = _parse_request(self)
-            with standin.answering():
-                status, headers, body = standin.dispatch(req)
-            standin.record(req, status)
-            self._write(status, headers, body)
-            shown = self.path if len(self.path) < 200 else self.path[:197] + "..."
-            standin.log.info("%s %s -> %d (%.0f ms)", req.method, shown, status,
-                             (time.monotonic() - started) * 1000)
+        @property
+        def server_version(self) -> str:
+            return f"sandbox-{standin.name}/1.0"
 
-        def _write(self, status: int, headers: dict[str, str], body: Any) -> None:
-            data, content_type = _encode(body)
-            try:
-                self.send_response(status)
-                if content_type and "Content-Type" not in headers:
-                    self.send_header("Content-Type", content_type)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-            except (BrokenPipeError, ConnectionResetError):
-                self.close_connection = True  # the client gave up (e.g. its timeout hit a delay)
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            pass  # the app logs its own line, with the time taken
 
-        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
-
-        def log_message(self, format: str, *args: Any) -> None:
-            # The stdlib writes every request to stderr; we log our own line instead.
-            standin.log.debug(format, *args)
+        def log(self, type: str, message: str, *args: Any) -> None:
+            standin.log.debug(message, *args)
 
     return _Handler

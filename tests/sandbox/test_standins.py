@@ -310,6 +310,21 @@ def test_standin_base_routes_logs_and_stops():
         requests.get(echo.url("/echo/7"), timeout=1)
 
 
+def test_routes_match_whole_raw_paths_in_declaration_order():
+    echo = Echo()
+    echo.add_route("GET", r"/item/search", lambda req: ok({"route": "search"}))
+    echo.add_route("GET", r"/item/(?P<sku>[^/]+)", lambda req: ok({"route": "sku", **req.params}))
+    with echo:
+        get = lambda path: requests.get(echo.url(path), timeout=5)
+        assert get("/item/search").json() == {"route": "search"}  # the earlier of two matching routes
+        assert get("/item/A%2FB").json() == {"route": "sku", "sku": "A%2FB"}  # as sent, one segment
+        assert [get(p).status_code for p in ("/item/search/", "/item", "/item/a/b")] == [404, 404, 404]
+        with pytest.raises(OSError):
+            Echo(port=echo.port)  # a busy port is an error to the caller, not an exit
+        with pytest.raises(ValueError, match="starts with '/'"):
+            echo.add_route("GET", r"^/anchored", echo._echo)
+
+
 # ---- Shopify -----------------------------------------------------------------------------------
 @pytest.mark.parametrize("headers", [{}, {"X-Shopify-Access-Token": "shpat_wrong"}])
 def test_shopify_refuses_a_bad_token(shopify, headers):
@@ -517,6 +532,8 @@ def test_a_request_shopify_would_refuse_fails_the_test_that_sent_it():
     with pytest.raises(AssertionError, match="refused 1 request"):
         with ShopifyStandIn() as standin:
             graphql(standin, "{ shop { name plan } }")
+    with ShopifyStandIn(strict=False) as lenient:  # bin/dev: logged, not raised
+        graphql(lenient, "{ shop { name plan } }")
 
 
 def test_what_the_stand_in_does_not_supply_is_an_error_not_a_null(shopify):
