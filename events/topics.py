@@ -21,6 +21,8 @@ MAIN_TOPICS = (CART_ORDERS, INFOPLUS_INVENTORY, INFOPLUS_SHIPMENTS)
 WOOCOMMERCE_RECONCILE_CURSORS = "woocommerce.reconcile.cursors"
 # Compacted, one record per connection: where Magento order polling resumes (consumers/magento_orders.py).
 MAGENTO_ORDER_CURSORS = "magento.orders.cursors"
+# One record per flow, connection and consumer copy: is that cart failing, how many events wait (consumers/health.py).
+CONNECTION_HEALTH = "cartbridge.connection.health"
 
 log = logging.getLogger(__name__)
 

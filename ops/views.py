@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import datetime, timezone
 
 from flask import Blueprint, abort, jsonify, redirect, render_template, request, session, url_for
 from kafka.errors import KafkaError
@@ -48,14 +49,23 @@ def index():
     ops = services()
     connections = sorted(ops.registry.all(), key=lambda c: c.id)
     counts = ops.cluster.counts({c.id: c.lob_id for c in connections})
+    health = {(h.connection_id, h.flow): h for h in ops.cluster.connection_health()}
     rows = []
     for connection in connections:
         in_force, source = ops.switches(connection)
         rows.append({"connection": connection, "switches": in_force, "source": source,
                      "flows": {flow: {what: counts.get((connection.id, flow, what), [0, 0])
                                       for what in ("received", "skipped", "dead_lettered")}
-                               for flow in FLOWS.values()}})
-    return render_template("connections.html", rows=rows)
+                               for flow in FLOWS.values()},
+                     "health": {flow: health.get((connection.id, flow)) for flow in FLOWS.values()}})
+    return render_template("connections.html", rows=rows, when=_when)
+
+
+def _when(unix_seconds: float | None) -> str:
+    """A Unix time as UTC, to the second, for the page ("" when there is none)."""
+    if unix_seconds is None:
+        return ""
+    return datetime.fromtimestamp(unix_seconds, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 @bp.get("/side")
