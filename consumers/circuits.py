@@ -9,7 +9,8 @@ Retryable raised inside `Circuits.calling`) counts against it; it **opens**
 While open, calls are refused without reaching the cart (`ConnectionWaiting`: the engine parks the event,
 consumers/parking.py). When the back-off is over, the next call is the **probe**: it reaches the cart; success
 closes the circuit, failure opens it again for twice as long (from RETRY_BACKOFF_INITIAL_SECONDS up to
-CONNECTION_RETRY_MAX_SECONDS). The engine handles one event at a time, so there is only ever one probe.
+CONNECTION_RETRY_MAX_SECONDS; after a timeout at least 3 read timeouts, since each probe of a hanging cart holds
+the loop that long). The engine handles one event at a time, so there is only ever one probe.
 
 Circuits live in the consumer process's memory: after a restart every circuit starts closed, and the first
 parked event that comes due is the probe. Infoplus is shared by every connection: its failures never reach a
@@ -28,6 +29,7 @@ import requests
 from outbound.errors import OutboundError, Retryable
 
 OPEN_AFTER_FAILURES = 3
+NO_ANSWER_BACKOFF_TIMEOUTS = 3
 MAX_ERROR_CHARS = 300  # the last error, for ops: the reason line (URL, status, the answer's gist), never a header
 
 
@@ -68,12 +70,15 @@ class Circuit:
 class Backoff:
     initial: float
     maximum: float  # CONNECTION_RETRY_MAX_SECONDS; a Retry-After is clamped to it too
+    # After a timeout: a probe of a hanging cart holds the whole loop for a read timeout, so the next one waits at
+    # least NO_ANSWER_BACKOFF_TIMEOUTS read timeouts (at most a quarter of the loop's time goes to probing it).
+    after_no_answer: float = 0.0
 
-    def delay(self, opens: int, retry_after: float | None) -> float:
+    def delay(self, opens: int, retry_after: float | None, no_answer: bool = False) -> float:
         if retry_after is not None:
             return min(self.maximum, max(0.0, retry_after))
         jittered = self.initial * 2 ** max(0, opens - 1) * random.uniform(0.9, 1.1)  # copies must not probe in step
-        return min(self.maximum, jittered)
+        return min(self.maximum, max(jittered, self.after_no_answer if no_answer else 0.0))
 
 
 class Circuits:
@@ -87,7 +92,8 @@ class Circuits:
 
     @classmethod
     def from_settings(cls, flow: str, settings) -> "Circuits":
-        return cls(flow, Backoff(settings.retry_backoff_initial_seconds, settings.connection_retry_max_seconds))
+        return cls(flow, Backoff(settings.retry_backoff_initial_seconds, settings.connection_retry_max_seconds,
+                                 after_no_answer=NO_ANSWER_BACKOFF_TIMEOUTS * settings.http_read_timeout_seconds))
 
     def get(self, connection_id: int) -> Circuit:
         return self._circuits.setdefault(connection_id, Circuit())
@@ -123,9 +129,10 @@ class Circuits:
         circuit.probing = False
         circuit.failing_since = circuit.failing_since or now
         circuit.last_error = error.reason[:MAX_ERROR_CHARS]
-        if circuit.failures >= OPEN_AFTER_FAILURES or error.retry_after is not None or _no_answer(error):
+        no_answer, probed = _no_answer(error), circuit.retry_at is not None  # a failed probe always reopens
+        if probed or circuit.failures >= OPEN_AFTER_FAILURES or error.retry_after is not None or no_answer:
             circuit.opens += 1
-            circuit.retry_at = now + self._backoff.delay(circuit.opens, error.retry_after)
+            circuit.retry_at = now + self._backoff.delay(circuit.opens, error.retry_after, no_answer)
             due = circuit.retry_at
         else:  # not open yet: this event alone waits a short while
             due = now + self._backoff.delay(circuit.failures, None)

@@ -523,21 +523,27 @@ class ConsumerEngine:
                 raise ConnectionWaiting(deferred.connection_id, blocked, deferred.reason, now)
             self._process_envelope(held.record, envelope, deferred)
         except ConnectionWaiting as waiting:
-            if self._outage_over(deferred, now):
-                self._dead_letter_outage(held.record, envelope, deferred, waiting)
-            else:
+            if not self._outage_over(deferred, now):
                 held.due_at = waiting.due_at
                 return
+            try:
+                self._dead_letter_outage(held.record, envelope, deferred, waiting)
+            except Retryable as error:  # the dead letter was not written: this record stays held
+                self._look_again_later(tp, held, error)
+                return
         except Retryable as error:  # Infoplus or Kafka: everyone's; this record looks again after a back-off
-            key = (tp, held.offset)
-            attempts = self._partitions.attempts[key] = self._partitions.attempts.get(key, 0) + 1
-            held.due_at = now + (error.retry_after if error.retry_after is not None else self._backoff(attempts))
-            self.observer.retried(self.kind, error.reason, error.details())
-            log.warning("%s: parked %s[%d]@%d looks again in %.1fs: %s", self.kind, tp.topic, tp.partition,
-                        held.offset, held.due_at - now, error.reason)
+            self._look_again_later(tp, held, error)
             return
         self._partitions.attempts.pop((tp, held.offset), None)
         self._lot.resolve(tp, held.offset)
+
+    def _look_again_later(self, tp: TopicPartition, held: Held, error: Retryable) -> None:
+        key, now = (tp, held.offset), self._wall_clock()
+        attempts = self._partitions.attempts[key] = self._partitions.attempts.get(key, 0) + 1
+        held.due_at = now + (error.retry_after if error.retry_after is not None else self._backoff(attempts))
+        self.observer.retried(self.kind, error.reason, error.details())
+        log.warning("%s: parked %s[%d]@%d looks again in %.1fs: %s", self.kind, tp.topic, tp.partition,
+                    held.offset, held.due_at - now, error.reason)
 
     def _blocked_until(self, connection_id: int | None, now: float) -> float | None:
         if connection_id is None or self.circuits is None:

@@ -47,8 +47,9 @@ def retry(topic: str) -> str:
     return f"{topic}.retry"
 
 
-# Main topics whose consumer waits on `<topic>.retry` (a carton seen before its order shows shipped).
-DEFERRING_TOPICS = (INFOPLUS_SHIPMENTS,)
+# Main topics whose consumer waits on `<topic>.retry`: a carton seen before its order shows shipped, and every
+# flow's events parked for a failing cart (consumers/parking.py).
+DEFERRING_TOPICS = MAIN_TOPICS
 # Main topics whose consumer keeps a state store on `<topic>.state` (consumers/state.py).
 STATEFUL_TOPICS = (CART_ORDERS, INFOPLUS_INVENTORY)
 DAY_MS = 86_400_000

@@ -135,3 +135,30 @@ def test_a_retry_partition_is_committed_up_to_its_oldest_held_record_and_never_p
     lot.resolve(tp, 10)
     assert lot.commit_offset(tp) == 13 and not lot.seen(tp, 11)
     assert lot.waiting_by_connection() == {}
+
+
+def test_ops_merge_every_copys_record_and_forget_a_copy_that_stopped_refreshing():
+    from ops.cluster import merge_health
+    now = 10_000.0
+    record = {"flow": "tracking", "connection_id": 202, "failing": True, "last_error": "answered 503",
+              "next_try": now + 30, "waiting": 4, "failing_since": now - 600}
+    records = [
+        {**record, "copy": "a", "at": now - 400, "waiting": 9},  # a's older record: its newer one below wins
+        {**record, "copy": "a", "at": now - 10},
+        {**record, "copy": "b", "at": now - 5, "waiting": 3, "failing_since": now - 900, "next_try": now + 10},
+        {**record, "copy": "killed", "at": now - 1000, "waiting": 50},  # no longer refreshed: not counted
+        {**record, "copy": "a", "at": now - 3, "connection_id": 101, "failing": False, "waiting": 0},
+    ]
+    [healthy, failing] = merge_health(records, now, fresh_seconds=120)
+    assert (healthy.connection_id, healthy.failing, healthy.waiting) == (101, False, 0)
+    assert (failing.connection_id, failing.failing, failing.waiting) == (202, True, 7)
+    assert failing.failing_since == now - 900 and failing.next_try == now + 10
+    assert failing.last_error == "answered 503"
+
+
+def test_after_a_timeout_the_next_probe_waits_at_least_a_few_read_timeouts(clock):
+    circuits = Circuits("tracking", Backoff(initial=1.0, maximum=300.0, after_no_answer=30.0), clock)
+    assert fail(circuits, timeout()).due_at - clock.now >= 30.0
+    clock.now += 31
+    probe = fail(circuits, Retryable("503", status=503))  # the probe fails with an answer: open again, no floor
+    assert probe.due_at - clock.now < 30.0 and circuits.get(7).blocked_until(clock.now) == probe.due_at
