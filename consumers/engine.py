@@ -49,7 +49,7 @@ from consumers.deferral import DeferPolicy, Deferred, decode_deferred, waited
 from consumers.health import HealthBroadcast, ensure_health_topic
 from consumers.observer import NO_OBSERVER, EngineObserver
 from consumers.outcomes import InvalidEvent, NotYet, Outcome, TargetSkipped
-from consumers.parking import Held, ParkingLot
+from consumers.parking import Held, ParkingLot, failing_since, outage_reason, parked_record
 from consumers.partitions import Partitions, RebalanceListener
 from consumers.state import StateStore
 from events import kafka_errors, topics
@@ -465,13 +465,7 @@ class ConsumerEngine:
         """Write the event — narrowed to the waiting connection: only its part is left — to `<topic>.retry`,
         due when that connection's circuit lets a call through again. The cart is not called meanwhile."""
         now, cid = self._wall_clock(), waiting.connection_id
-        narrowed = {**envelope.to_dict(), "connection_id": cid}
-        parked = Deferred(event=narrowed, due_at=waiting.due_at,
-                          first_deferred_at=deferred.first_deferred_at if deferred else now,
-                          looks=deferred.looks if deferred else 0,
-                          reason=f"connection {cid}'s cart is failing: {waiting.reason}",
-                          source=deferred.source if deferred else _source(record),
-                          connection_id=cid, failing_since=waiting.failing_since)
+        parked = parked_record(envelope, waiting, deferred, _source(record), now)
         try:
             self._publisher.publish_record(topics.retry(self.topic), record.key, parked.to_dict())
         except BrokerUnavailable as unavailable:  # not parked, so not done: retry the event later
@@ -517,10 +511,8 @@ class ConsumerEngine:
         waits on (held, nothing written) or, failing for too long, is dead-lettered."""
         deferred, now = held.deferred, self._wall_clock()
         envelope = _SCHEMA.load(deferred.event)
-        blocked = self._blocked_until(deferred.connection_id, now)
         try:
-            if blocked is not None:
-                raise ConnectionWaiting(deferred.connection_id, blocked, deferred.reason, now)
+            self._raise_if_still_failing(deferred, now)
             self._process_envelope(held.record, envelope, deferred)
         except ConnectionWaiting as waiting:
             if not self._outage_over(deferred, now):
@@ -545,22 +537,22 @@ class ConsumerEngine:
         log.warning("%s: parked %s[%d]@%d looks again in %.1fs: %s", self.kind, tp.topic, tp.partition,
                     held.offset, held.due_at - now, error.reason)
 
-    def _blocked_until(self, connection_id: int | None, now: float) -> float | None:
-        if connection_id is None or self.circuits is None:
-            return None
-        return self.circuits.get(connection_id).blocked_until(now)
+    def _raise_if_still_failing(self, deferred: Deferred, now: float) -> None:
+        """ConnectionWaiting while the record's connection's circuit lets no call through (the probe may go)."""
+        if deferred.connection_id is None or self.circuits is None:
+            return
+        circuit = self.circuits.get(deferred.connection_id)
+        blocked = circuit.blocked_until(now)
+        if blocked is not None:
+            raise ConnectionWaiting(deferred.connection_id, blocked, circuit.last_error or deferred.reason,
+                                    circuit.failing_since or now)
 
     def _outage_over(self, deferred: Deferred, now: float) -> bool:
-        began = deferred.failing_since or deferred.first_deferred_at
-        return now - began >= self._settings.connection_outage_dead_letter_hours * HOUR
+        return now - failing_since(deferred) >= self._settings.connection_outage_dead_letter_hours * HOUR
 
     def _dead_letter_outage(self, record, envelope: Envelope, deferred: Deferred, waiting: ConnectionWaiting) -> None:
-        began = deferred.failing_since or deferred.first_deferred_at
-        since = datetime.fromtimestamp(began, timezone.utc).isoformat(timespec="seconds")
-        reason = (f"connection {deferred.connection_id}'s cart has been failing since {since} (more than "
-                  f"{self._settings.connection_outage_dead_letter_hours:g} h): {waiting.reason}")
-        self._dead_letter(record, envelope, reason, {"connection_id": deferred.connection_id,
-                                                     "failing_since": since}, deferred.source)
+        reason, details = outage_reason(deferred, self._settings.connection_outage_dead_letter_hours, waiting.reason)
+        self._dead_letter(record, envelope, reason, details, deferred.source)
 
     def _set_commit_point(self, tp: TopicPartition) -> None:
         offset = self._lot.commit_offset(tp)

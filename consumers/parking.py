@@ -20,12 +20,43 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
 
 from kafka.structs import TopicPartition
 
+from consumers.circuits import ConnectionWaiting
 from consumers.deferral import Deferred
+from schemas.envelope import Envelope
 
 MAX_HELD_PER_PARTITION = 20_000
+
+
+def parked_record(envelope: Envelope, waiting: ConnectionWaiting, deferred: Deferred | None, source: dict[str, Any],
+                  now: float) -> Deferred:
+    """What goes to `<topic>.retry` for an event waiting for a failing cart: the envelope narrowed to that connection
+    (only its part is left: a fanned-out event's other parts are done), due at the circuit's next try. A record
+    parked again (a carton that waited for its order, then hit the failing cart) keeps its first place and looks."""
+    cid = waiting.connection_id
+    return Deferred(event={**envelope.to_dict(), "connection_id": cid}, due_at=waiting.due_at,
+                    first_deferred_at=deferred.first_deferred_at if deferred else now,
+                    looks=deferred.looks if deferred else 0,
+                    reason=f"connection {cid}'s cart is failing: {waiting.reason}",
+                    source=deferred.source if deferred else source,
+                    connection_id=cid, failing_since=waiting.failing_since)
+
+
+def failing_since(deferred: Deferred) -> float:
+    """Since when the cart a parked record waits for has been failing (Unix time), as known when it was parked."""
+    return deferred.failing_since or deferred.first_deferred_at
+
+
+def outage_reason(deferred: Deferred, limit_hours: float, last_error: str) -> tuple[str, dict[str, Any]]:
+    """The dead letter's reason and details for a record whose cart has failed longer than the limit."""
+    since = datetime.fromtimestamp(failing_since(deferred), timezone.utc).isoformat(timespec="seconds")
+    reason = (f"connection {deferred.connection_id}'s cart has been failing since {since} (more than "
+              f"{limit_hours:g} h): {last_error}")
+    return reason, {"connection_id": deferred.connection_id, "failing_since": since}
 
 
 @dataclass

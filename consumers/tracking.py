@@ -90,10 +90,11 @@ class TrackingHandler:
             return skipped(f"Sync Tracking Data is off for connection {match.connection.id}; tracking "
                            f"{shipment.tracking_no} of Infoplus order {order.number} was not sent to the cart", "sync_off")
         update = self._update(match, shipment)
+        if previewing:
+            return self._preview(match, update)
+        writer = self._writer(match.connection)
         with self._circuits.calling(match.connection.id):  # only the cart: Infoplus failures are everyone's
-            if previewing:
-                return self._preview(match, update)
-            return done(self._writer(match.connection).write(update))
+            return done(writer.write(update))
 
     def _preview(self, match: _Match, update: TrackingUpdate) -> Outcome:
         writer = self._writer(match.connection)
@@ -101,7 +102,8 @@ class TrackingHandler:
             return skipped(f"preview: {match.connection.platform} cannot preview tracking (carts/tracking.py "
                            f"TrackingWriter.plan); Infoplus order {update.infoplus_order_no} was not sent to the cart",
                            "preview_unsupported", extra={"connection_id": match.connection.id})
-        plan = writer.plan(update)
+        with self._circuits.calling(match.connection.id):
+            plan = writer.plan(update)
         found = {"flow": "tracking", "cart_order_id": update.cart_order_id,
                  "infoplus_order_no": update.infoplus_order_no,
                  "parcels": [{"tracking_no": p.tracking_no, "carrier": p.carrier.infoplus_name, "url": p.url}

@@ -13,6 +13,7 @@ import threading
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any, Iterable
 
 from kafka import KafkaAdminClient, KafkaConsumer
@@ -94,6 +95,21 @@ class CartHealth:
     last_error: str
     waiting: int
     next_try: float | None
+
+    @property
+    def since_text(self) -> str:
+        return _utc(self.failing_since)
+
+    @property
+    def next_try_text(self) -> str:
+        return _utc(self.next_try) if self.next_try is not None else "now"
+
+
+def _utc(unix_seconds: float | None) -> str:
+    """A Unix time as UTC, to the second, for people ("" when there is none)."""
+    if unix_seconds is None:
+        return ""
+    return datetime.fromtimestamp(unix_seconds, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def merge_health(records: list[dict], now: float, fresh_seconds: float = HEALTH_FRESH_SECONDS) -> list[CartHealth]:

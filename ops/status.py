@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import datetime, timezone
 from typing import TextIO
 
 from kafka.errors import KafkaError
@@ -40,15 +39,9 @@ def render_failing_carts(carts: list[CartHealth], out: TextIO) -> None:
     failing = [cart for cart in carts if cart.failing]
     print(f"{'carts':<10} {len(failing)} failing" + (":" if failing else ""), file=out)
     for cart in failing:
-        print(f"    connection {cart.connection_id} {cart.flow}: failing since {_utc(cart.failing_since)}, "
-              f"{cart.waiting} events waiting, next try {_utc(cart.next_try)}; last error: {cart.last_error}",
+        print(f"    connection {cart.connection_id} {cart.flow}: failing since {cart.since_text}, "
+              f"{cart.waiting} events waiting, next try {cart.next_try_text}; last error: {cart.last_error}",
               file=out)
-
-
-def _utc(unix_seconds: float | None) -> str:
-    if unix_seconds is None:
-        return "now"
-    return datetime.fromtimestamp(unix_seconds, timezone.utc).isoformat(timespec="seconds")
 
 
 def healthy(groups: list[GroupReport], poller: PollerReport, poll_seconds: float) -> bool:

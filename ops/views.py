@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import datetime, timezone
 
 from flask import Blueprint, abort, jsonify, redirect, render_template, request, session, url_for
 from kafka.errors import KafkaError
@@ -58,14 +57,7 @@ def index():
                                       for what in ("received", "skipped", "dead_lettered")}
                                for flow in FLOWS.values()},
                      "health": {flow: health.get((connection.id, flow)) for flow in FLOWS.values()}})
-    return render_template("connections.html", rows=rows, when=_when)
-
-
-def _when(unix_seconds: float | None) -> str:
-    """A Unix time as UTC, to the second, for the page ("" when there is none)."""
-    if unix_seconds is None:
-        return ""
-    return datetime.fromtimestamp(unix_seconds, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return render_template("connections.html", rows=rows)
 
 
 @bp.get("/side")
