@@ -98,7 +98,7 @@ class Effect:
         self.landed: float | None = None
 
     def look(self, now: float) -> None:
-        if self.landed is None and self._check():
+        if self.landed is None and self.published is not None and self._check():
             self.landed = now
 
 
@@ -206,7 +206,7 @@ def run(args: argparse.Namespace, bootstrap: str, workdir: Path, fleet: Fleet) -
     watcher = threading.Thread(target=watch, args=(effects, stop), daemon=True)
     try:
         publish_steadily(publisher, warm_up, warm_up_messages, args.rate)  # both consumers have joined their groups
-        if not wait_for(lambda: all(e.look(time.monotonic()) or e.landed for e in warm_up), 120):
+        if not wait_for(lambda: [e.look(time.monotonic()) for e in warm_up] and all(e.landed for e in warm_up), 120):
             raise SystemExit("the consumers did not start within 120 s")
         watcher.start()
         publish_steadily(publisher, effects, messages, args.rate)
