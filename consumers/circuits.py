@@ -19,6 +19,7 @@ circuit (they are raised outside `calling`) and still pause the partition, as be
 from __future__ import annotations
 
 import random
+import re
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -128,7 +129,7 @@ class Circuits:
         circuit.failures += 1
         circuit.probing = False
         circuit.failing_since = circuit.failing_since or now
-        circuit.last_error = error.reason[:MAX_ERROR_CHARS]
+        circuit.last_error = shown_to_ops(error.reason)
         no_answer, probed = _no_answer(error), circuit.retry_at is not None  # a failed probe always reopens
         if probed or circuit.failures >= OPEN_AFTER_FAILURES or error.retry_after is not None or no_answer:
             circuit.opens += 1
@@ -144,6 +145,13 @@ class Circuits:
         circuit.failing_since = circuit.retry_at = None
         circuit.last_error = ""
         circuit.probing = False
+
+
+def shown_to_ops(reason: str) -> str:
+    """The reason line without what could carry a credential (a URL's user:password@ or query string), cut short:
+    it goes to the health topic, the console and cartbridge-status."""
+    reason = re.sub(r"//[^/\s@]+@", "//", reason)
+    return re.sub(r"\?[^\s:]*", "", reason)[:MAX_ERROR_CHARS]
 
 
 def _no_answer(error: Retryable) -> bool:

@@ -162,3 +162,10 @@ def test_after_a_timeout_the_next_probe_waits_at_least_a_few_read_timeouts(clock
     clock.now += 31
     probe = fail(circuits, Retryable("503", status=503))  # the probe fails with an answer: open again, no floor
     assert probe.due_at - clock.now < 30.0 and circuits.get(7).blocked_until(clock.now) == probe.due_at
+
+
+def test_the_last_error_shown_to_ops_carries_no_credential_of_a_url(circuits):
+    waiting = fail(circuits, Retryable("GET https://key:secret@shop.example/wp-json/wc/v3/orders/1?consumer_key=ck_1"
+                                       "&consumer_secret=cs_2: ConnectionError"))
+    assert waiting.reason == "GET https://shop.example/wp-json/wc/v3/orders/1: ConnectionError"
+    assert "secret" not in circuits.get(7).last_error and "cs_2" not in circuits.get(7).last_error
