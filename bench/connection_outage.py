@@ -1,6 +1,6 @@
 """Benchmark: one connection's cart down while 19 others keep flowing (issue 21).
 
-20 connections (10 Shopify, 10 WooCommerce, each its own LOB and order source); the WooCommerce connection 120
+20 connections (10 Shopify, 10 WooCommerce, each its own store, LOB and order source); the WooCommerce connection 120
 answers 503 to every call for the whole run. N shipments and N stock levels are spread evenly over all 20 and
 published at a steady rate; a tracking and an inventory consumer (real processes) deliver them. Prints, not asserts:
 - for the 19 healthy connections, the delay from publish to the effect showing in the cart (p50, p99, max), per
@@ -51,19 +51,17 @@ API_KEY = "bench-key"
 
 
 class Fleet:
-    """The stand-ins: one Shopify store for connections 101-110, one WooCommerce store for 111-119, and the broken
-    WooCommerce store of connection 120 (its own server, so only it fails)."""
+    """The stand-ins: a store of its own per connection (as each merchant has; Shopify's cost bucket is per store),
+    Shopify for connections 101-110, WooCommerce for 111-120; 120 is the broken one."""
 
     def __init__(self) -> None:
-        self.shopify = ShopifyStandIn().start()
-        self.woo = WooCommerceStandIn().start()
-        self.broken = WooCommerceStandIn().start()
+        self.carts = {cid: (ShopifyStandIn() if cid <= 110 else WooCommerceStandIn()).start()
+                      for cid in range(101, 101 + CONNECTIONS)}
+        self.broken = self.carts[BROKEN]
         self.infoplus = InfoplusStandIn(api_key=API_KEY).start()
 
     def cart_of(self, connection_id: int):
-        if connection_id <= 110:
-            return self.shopify
-        return self.broken if connection_id == BROKEN else self.woo
+        return self.carts[connection_id]
 
     def connection(self, connection_id: int) -> dict:
         cart = self.cart_of(connection_id)
@@ -77,7 +75,7 @@ class Fleet:
                 "consumer_secret": cart.consumer_secret}
 
     def stop(self) -> None:
-        for standin in (self.shopify, self.woo, self.broken, self.infoplus):
+        for standin in [*self.carts.values(), self.infoplus]:
             standin.stop()
 
 
