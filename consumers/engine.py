@@ -46,7 +46,7 @@ from config.logs import event_fields
 from config.settings import Settings
 from consumers.circuits import Circuits, ConnectionHealth, ConnectionWaiting, health_report
 from consumers.deferral import DeferPolicy, Deferred, decode_deferred, waited
-from consumers.health import HealthBroadcast, ensure_health_topic
+from consumers.health import HealthBroadcast
 from consumers.observer import NO_OBSERVER, EngineObserver
 from consumers.outcomes import InvalidEvent, NotYet, Outcome, TargetSkipped
 from consumers.parking import Held, ParkingLot, failing_since, outage_reason, parked_record
@@ -157,8 +157,7 @@ class ConsumerEngine:
         if self._state is not None:
             self._state.ensure_topic()
         if self.circuits is not None:
-            ensure_health_topic(self._settings)
-            self._health = HealthBroadcast(self._publisher, self._client_id())
+            self._health = HealthBroadcast(self._settings, self._publisher, self._client_id())
         return self._create_consumer()
 
     def _client_id(self) -> str:

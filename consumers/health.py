@@ -14,6 +14,8 @@ import logging
 import time
 from typing import Callable
 
+from kafka.errors import KafkaError
+
 from config.settings import Settings
 from consumers.circuits import ConnectionHealth
 from events import topics
@@ -35,7 +37,10 @@ def ensure_health_topic(settings: Settings) -> None:
 
 
 class HealthBroadcast:
-    def __init__(self, publisher: Publisher, copy: str, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, settings: Settings, publisher: Publisher, copy: str,
+                 clock: Callable[[], float] = time.time) -> None:
+        self._settings = settings
+        self._topic_made = False  # made before the first record, not at start: most copies never need it
         self._publisher = publisher
         self._copy = copy  # this consumer process: client id (host and pid)
         self._clock = clock
@@ -51,14 +56,20 @@ class HealthBroadcast:
             if not self._worth_sending(row, value, self._sent.get(key), now):
                 continue
             try:
+                self._make_topic()
                 self._publisher.publish_record(topics.CONNECTION_HEALTH, key.encode(),
                                                {**value, "copy": self._copy, "at": now})
-            except (BrokerUnavailable, EventTooLarge) as error:
+            except (BrokerUnavailable, EventTooLarge, KafkaError) as error:
                 log.warning("connection health not published (%s); again in %.0f s", error,
                             QUIET_AFTER_FAILURE_SECONDS)
                 self._quiet_until = now + QUIET_AFTER_FAILURE_SECONDS
                 return
             self._sent[key] = (now, value)
+
+    def _make_topic(self) -> None:
+        if not self._topic_made:
+            ensure_health_topic(self._settings)
+            self._topic_made = True
 
     @staticmethod
     def _worth_sending(row: ConnectionHealth, value: dict, last: tuple[float, dict] | None, now: float) -> bool:
