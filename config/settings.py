@@ -132,6 +132,10 @@ class Settings:
     tracking_wait_for_shipped_seconds: float = 86_400.0
     defer_first_delay_seconds: float = 60.0
     defer_max_delay_seconds: float = 1_800.0
+    # A failing cart (consumers/circuits.py): its circuit's back-off doubles up to this (a Retry-After is clamped to
+    # it too); its parked events are dead-lettered once it has been failing this long (consumers/parking.py).
+    connection_retry_max_seconds: float = 300.0
+    connection_outage_dead_letter_hours: float = 72.0
     # Processes other than web serve /metrics, /healthz, /readyz here (DESIGN.md "Metrics"); None: no port.
     metrics_port: int | None = None
 
@@ -196,6 +200,10 @@ class Settings:
             defer_first_delay_seconds=float(env.get("DEFER_FIRST_DELAY_SECONDS", defaults.defer_first_delay_seconds)),
             defer_max_delay_seconds=float(env.get("DEFER_MAX_DELAY_SECONDS", defaults.defer_max_delay_seconds)),
             metrics_port=int(env["METRICS_PORT"]) if env.get("METRICS_PORT") else None,
+            connection_retry_max_seconds=float(
+                env.get("CONNECTION_RETRY_MAX_SECONDS", defaults.connection_retry_max_seconds)),
+            connection_outage_dead_letter_hours=float(
+                env.get("CONNECTION_OUTAGE_DEAD_LETTER_HOURS", defaults.connection_outage_dead_letter_hours)),
         )
 
     def topic(self, name: str) -> str:

@@ -5,10 +5,11 @@ before the order itself shows shipped. Retrying in place (pause, seek back) woul
 partition for hours, so the engine instead writes the event to `<topic>.retry` with the moment it is due, and
 commits the original: the wait is durable in Kafka, and the partition's other events keep flowing.
 
-The engine consumes `<topic>.retry` beside the topic itself. Records there are handled in order; one not due yet
-pauses only its retry partition until it is (the loop keeps polling). Looks are spaced `first_delay`, doubling,
-up to `max_delay`; a record behind a later-due one can wait at most `max_delay` longer than its own due time.
-After `give_up_after` since the first look, the event is dead-lettered with the handler's reason.
+The engine consumes `<topic>.retry` beside the topic itself. A record not due yet is held in memory until it is
+(consumers/parking.py), and the records behind it are read on: each is handled at its own due time. Looks are
+spaced `first_delay`, doubling, up to `max_delay`. After `give_up_after` since the first look, the event is
+dead-lettered with the handler's reason. The same topic holds events parked for a failing cart (with the
+`connection_id` they wait for).
 """
 from __future__ import annotations
 
@@ -42,6 +43,10 @@ class Deferred:
     looks: int  # how many times the handler said "not yet"
     reason: str  # the handler's last "not yet", for ops reading the topic
     source: dict[str, Any]  # where the event first sat (topic, partition, offset): dead letters name it
+    # Parked for a failing cart (consumers/parking.py): the connection it waits for, and since when that
+    # connection's cart has been failing (Unix time). None for an event that waits for something still to come.
+    connection_id: int | None = None
+    failing_since: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -57,6 +62,8 @@ class _DeferredSchema(Schema):
     looks = fields.Integer(required=True, strict=True)
     reason = fields.String(required=True)
     source = fields.Dict(required=True)
+    connection_id = fields.Integer(allow_none=True, load_default=None, strict=True)
+    failing_since = fields.Float(allow_none=True, load_default=None)
 
     @post_load
     def _make(self, data: dict, **kwargs) -> Deferred:

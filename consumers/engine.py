@@ -7,8 +7,14 @@ Guarantees:
   back-off (or the server's Retry-After) is over, while the loop keeps polling: the group membership stays
   alive, other partitions keep flowing, and one entity's events stay in order.
 - A Permanent failure or an InvalidEvent is dead-lettered with a structured reason, then committed.
+- A cart failure (a Retryable raised inside `Circuits.calling`, consumers/circuits.py) belongs to one connection:
+  the event (or that connection's part of a fanned-out event) is *parked* on `<topic>.retry` with a due time and
+  the connection it waits for, and the partition moves on. While that connection's circuit is open its events are
+  parked without calling the cart; after CONNECTION_OUTAGE_DEAD_LETTER_HOURS of failing they are dead-lettered.
 - NotYet (what the event needs is still to come) parks it on `<topic>.retry` until it is due, when the consumer
   has a DeferPolicy: the partition's other events keep flowing (consumers/deferral.py).
+- `<topic>.retry` is read straight through: records not due yet are held in memory (consumers/parking.py), so a
+  far-future record never holds up a due one behind it.
 - Any other exception (a bug) is retried like a Retryable, then after `unexpected_error_attempts` dead-lettered
   with its traceback: one poison event must not hold up every later event of its partition.
 - stop() (SIGTERM) lets the event in flight finish (every outbound call has a timeout), commits, and closes.
@@ -20,7 +26,6 @@ Guarantees:
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import random
@@ -39,15 +44,18 @@ from marshmallow import ValidationError
 
 from config.logs import event_fields
 from config.settings import Settings
+from consumers.circuits import Circuits, ConnectionHealth, ConnectionWaiting, health_report
 from consumers.deferral import DeferPolicy, Deferred, decode_deferred, waited
+from consumers.health import HealthBroadcast
 from consumers.observer import NO_OBSERVER, EngineObserver
 from consumers.outcomes import InvalidEvent, NotYet, Outcome, TargetSkipped
+from consumers.parking import Held, ParkingLot, failing_since, outage_reason, parked_record
 from consumers.partitions import Partitions, RebalanceListener
 from consumers.state import StateStore
 from events import kafka_errors, topics
 from events.publisher import BrokerUnavailable, EventTooLarge, Publisher
 from outbound.errors import Permanent, Retryable
-from schemas.envelope import Envelope, decode_envelope
+from schemas.envelope import Envelope, EnvelopeSchema, decode_envelope
 
 log = logging.getLogger("consumers.engine")
 
@@ -57,6 +65,8 @@ POLL_TIMEOUT_MS = 500
 RECENT_EVENT_IDS = 10_000
 BROKER_RETRY_SECONDS = 1.0
 MAX_TRACEBACK_CHARS = 4000  # the end of a traceback says where it failed; keep dead letters readable
+FULL_LOT_WAIT_SECONDS = 5.0  # a retry partition with too many held records is read again after this
+HOUR = 3600.0
 
 
 def _source(record) -> dict:
@@ -64,12 +74,14 @@ def _source(record) -> dict:
     return {"topic": record.topic, "partition": record.partition, "offset": record.offset}
 
 
-class _NotDue(Exception):
-    """The head record of a retry partition is not due yet: wait `delay` seconds before reading it again."""
+_SCHEMA = EnvelopeSchema()
 
-    def __init__(self, delay: float) -> None:
-        super().__init__(f"due in {delay:.1f}s")
-        self.delay = delay
+
+def _remembered_as(envelope: Envelope, deferred: Deferred | None) -> str:
+    """A parked part of a fanned-out event is its own effect: remembered apart from the event's other parts."""
+    if deferred is None or deferred.connection_id is None:
+        return envelope.event_id
+    return f"{envelope.event_id}:{deferred.connection_id}"
 
 
 def _now_iso() -> str:
@@ -81,11 +93,14 @@ class ConsumerEngine:
                  publisher: Publisher | None = None, clock: Callable[[], float] = time.monotonic,
                  look_ahead: LookAhead | None = None, kafka_options: Mapping[str, Any] | None = None,
                  defer: DeferPolicy | None = None, wall_clock: Callable[[], float] = time.time,
-                 state: StateStore | None = None) -> None:
+                 state: StateStore | None = None, circuits: Circuits | None = None) -> None:
         self.kind = kind
         self.topic = topic
         self._state = state  # restored per partition before its first event; the handler reads and writes it
         self._defer_policy = defer  # None: a NotYet is dead-lettered at once
+        self.circuits = circuits  # None: every Retryable pauses the partition (no cart of its own to wait for)
+        self._lot = ParkingLot()  # records of `<topic>.retry` read and waiting for their due time
+        self._health: HealthBroadcast | None = None  # for ops (consumers/health.py), once the consumer runs
         self._wall_clock = wall_clock
         self._handler = handler
         self._look_ahead = look_ahead
@@ -130,21 +145,33 @@ class ConsumerEngine:
         return None
 
     def _input_topics(self) -> list[str]:
-        return [self.topic, topics.retry(self.topic)] if self._defer_policy else [self.topic]
+        waits = self._defer_policy is not None or self.circuits is not None
+        return [self.topic, topics.retry(self.topic)] if waits else [self.topic]
+
+    def _is_retry(self, tp: TopicPartition) -> bool:
+        return tp.topic == self._settings.topic(topics.retry(self.topic))
 
     def _start_consumer(self) -> KafkaConsumer:
         topics.ensure_topics(self._settings,
                              [*self._input_topics(), topics.dead_letters(self.topic), topics.skipped(self.topic)])
         if self._state is not None:
             self._state.ensure_topic()
+        if self.circuits is not None:
+            self._health = HealthBroadcast(self._settings, self._publisher, self._client_id())
         return self._create_consumer()
 
+    def _client_id(self) -> str:
+        return f"cartbridge-{self.kind}-{socket.gethostname()}-{os.getpid()}"  # names the member for ops
+
     def _bind_state(self, tp: TopicPartition) -> None:
-        """The state the handler reads and writes is its input partition's (restored already, after the poll)."""
-        if self._state is not None and tp.topic == self._settings.topic(self.topic):
+        """The state the handler reads and writes is its input partition's (restored already, after the poll). A
+        retry record has its input partition's number: it was written with the same key to a topic with as many
+        partitions, and the range assignor gives a member the same partition numbers of both topics."""
+        if self._state is not None and (tp.topic == self._settings.topic(self.topic) or self._is_retry(tp)):
             self._state.bind(tp.partition)
 
     def _keep_state_of(self, owned: set[TopicPartition]) -> None:
+        self._lot.keep_only(owned)
         if self._state is not None:
             main = self._settings.topic(self.topic)
             self._state.keep_only({tp.partition for tp in owned if tp.topic == main})
@@ -154,7 +181,7 @@ class ConsumerEngine:
         return KafkaConsumer(
             **self._settings.kafka_client_config(),
             group_id=self._group_id(),
-            client_id=f"cartbridge-{self.kind}-{socket.gethostname()}-{os.getpid()}",  # names the member for ops
+            client_id=self._client_id(),
             enable_auto_commit=False,
             auto_offset_reset="earliest",  # a new group must not skip events already accepted
             session_timeout_ms=session_ms,
@@ -193,7 +220,9 @@ class ConsumerEngine:
             if self._stopping.is_set():
                 break
             self._process_partition(tp, records, deadline)
+        self._handle_due_parked(deadline)
         self._commit()
+        self._report_health()
 
     def _restore_state(self, batch: dict) -> bool:
         """A new assignment's state is read back before any of its events; if Kafka cannot serve it now, the
@@ -217,6 +246,9 @@ class ConsumerEngine:
         The time bound keeps a slow batch (paced Infoplus calls, timeouts) well inside max.poll.interval: past
         it the member would be dropped from the group while still working, and a second copy would handle the
         same events. Records not reached are read again from the next poll (the position is set back to them)."""
+        if self._is_retry(tp):
+            self._read_parked(tp, records)
+            return
         self._bind_state(tp)  # look-ahead may read and write this partition's state too
         redundant = self._redundant(records)
         for record in records:
@@ -229,9 +261,6 @@ class ConsumerEngine:
                 self._process_record(record, redundant)
             except Retryable as error:
                 self._retry_later(tp, record.offset, error)
-                return
-            except _NotDue as not_due:
-                self._wait(tp, record.offset, not_due.delay)
                 return
             self._partitions.attempts.pop((tp, record.offset), None)
             self._partitions.next_offsets[tp] = record.offset + 1
@@ -253,11 +282,16 @@ class ConsumerEngine:
 
     def _process_record(self, record, redundant: Container[str] = frozenset()) -> None:
         try:
-            envelope, deferred = self._decode(record)
+            envelope = decode_envelope(record.value)
         except (ValueError, ValidationError) as error:
             self._dead_letter(record, None, f"undecodable event: {error}", {})
             return
-        if envelope.event_id in self._recent:
+        self._process_envelope(record, envelope, None, redundant)
+
+    def _process_envelope(self, record, envelope: Envelope, deferred: Deferred | None,
+                          redundant: Container[str] = frozenset()) -> None:
+        remembered = _remembered_as(envelope, deferred)
+        if remembered in self._recent:
             self.counts["duplicate"] += 1
             self.observer.handled(self.kind, envelope.connection_id, "duplicate")
             log.info("%s: duplicate event_id=%s ignored", self.kind, envelope.event_id,
@@ -270,17 +304,7 @@ class ConsumerEngine:
                      self.kind, envelope.event_id, extra=event_fields(self.kind, envelope, "superseded"))
             return
         if self._handle(record, envelope, deferred):
-            self._remember(envelope.event_id)  # only effects: a skipped or dead-lettered event may be replayed
-
-    def _decode(self, record) -> tuple[Envelope, Deferred | None]:
-        """The envelope, and for a record of `<topic>.retry` the Deferred around it (_NotDue until it is due)."""
-        if self._defer_policy is None or record.topic != self._settings.topic(topics.retry(self.topic)):
-            return decode_envelope(record.value), None
-        deferred = decode_deferred(record.value)
-        wait = deferred.due_at - self._wall_clock()
-        if wait > 0:
-            raise _NotDue(wait)
-        return decode_envelope(json.dumps(deferred.event).encode()), deferred
+            self._remember(remembered)  # only effects: a skipped or dead-lettered event may be replayed
 
     def _call_handler(self, record, envelope: Envelope) -> Outcome:
         self._bind_state(TopicPartition(record.topic, record.partition))
@@ -303,13 +327,17 @@ class ConsumerEngine:
                               source)
         except NotYet as error:
             self._not_yet(record, envelope, error, deferred)
+        except ConnectionWaiting as waiting:
+            if deferred is not None and deferred.connection_id == waiting.connection_id:
+                raise  # a parked record still waiting: it stays held (consumers/parking.py), nothing is written
+            self._park(record, envelope, waiting, deferred)
         except Retryable:
             raise
         except Exception as error:  # a bug: never lose the event, never crash the group
             self._unexpected(record, envelope, error, source)
         else:
             if isinstance(outcome, Outcome):
-                return self._record_outcome(record, envelope, outcome, source)
+                return self._record_outcome(record, envelope, outcome, source, deferred)
             self._unexpected(record, envelope, TypeError(f"the handler returned {outcome!r}, not an Outcome"),
                              source)
         return False
@@ -348,9 +376,12 @@ class ConsumerEngine:
         trace = "".join(traceback.format_exception(error))[-MAX_TRACEBACK_CHARS:]
         self._dead_letter(record, envelope, f"{reason} (after {attempts} attempts)", {"traceback": trace}, source)
 
-    def _record_outcome(self, record, envelope: Envelope, outcome: Outcome, source: dict) -> bool:
+    def _record_outcome(self, record, envelope: Envelope, outcome: Outcome, source: dict,
+                        deferred: Deferred | None = None) -> bool:
         for target in outcome.targets_skipped:  # recorded before the event counts as done
             self._record_target_skipped(record, envelope, target, source)
+        for parked in outcome.targets_parked:  # likewise: each waiting part is on `<topic>.retry` first
+            self._park(record, envelope, parked.waiting, deferred)
         if outcome.skipped:
             self._publish_side_record(topics.skipped(self.topic), record, {
                 **outcome.extra,  # a handler's own fields (e.g. what a preview saw); the engine's win
@@ -424,14 +455,122 @@ class ConsumerEngine:
         log.warning("%s: retrying %s[%d]@%d in %.1fs (attempt %d): %s",
                     self.kind, tp.topic, tp.partition, offset, delay, attempts, error.reason)
 
-    def _wait(self, tp: TopicPartition, offset: int, delay: float) -> None:
-        """A parked event not due yet: read its retry partition again when it is (no attempt, no warning)."""
-        self._partitions.pause(tp, offset, delay)
-        log.debug("%s: %s[%d]@%d is due in %.1fs", self.kind, tp.topic, tp.partition, offset, delay)
-
     def _backoff(self, attempts: int) -> float:
         base = self._settings.retry_backoff_initial_seconds * 2 ** (attempts - 1)
         return min(self._settings.retry_backoff_max_seconds, base) * random.uniform(0.8, 1.2)
+
+    # -- parked events (`<topic>.retry`, consumers/parking.py) --------------------------------------------------
+    def _park(self, record, envelope: Envelope, waiting: ConnectionWaiting, deferred: Deferred | None) -> None:
+        """Write the event — narrowed to the waiting connection: only its part is left — to `<topic>.retry`,
+        due when that connection's circuit lets a call through again. The cart is not called meanwhile."""
+        now, cid = self._wall_clock(), waiting.connection_id
+        parked = parked_record(envelope, waiting, deferred, _source(record), now)
+        try:
+            self._publisher.publish_record(topics.retry(self.topic), record.key, parked.to_dict())
+        except BrokerUnavailable as unavailable:  # not parked, so not done: retry the event later
+            raise Retryable(f"could not write to {topics.retry(self.topic)}: {unavailable}") from unavailable
+        self.counts["parked"] = self.counts.get("parked", 0) + 1
+        self.observer.handled(self.kind, cid, "parked")
+        log.info("%s: parked event_id=%s connection=%s, due in %.1fs: %s", self.kind, envelope.event_id, cid,
+                 max(0.0, waiting.due_at - now), waiting.reason,
+                 extra=event_fields(self.kind, envelope, "parked", connection=cid))
+
+    def _read_parked(self, tp: TopicPartition, records: list) -> None:
+        """Every record of a retry partition is held until due (handled in `_handle_due_parked`); the partition
+        is read on past records not due yet, so none waits for another."""
+        for record in records:
+            if self._lot.seen(tp, record.offset):
+                continue  # read again after a rebalance gave the partition back: held or handled already
+            if self._lot.full(tp):
+                self._partitions.pause(tp, record.offset, FULL_LOT_WAIT_SECONDS)
+                break
+            try:
+                deferred = decode_deferred(record.value)
+                _SCHEMA.load(deferred.event)
+            except (ValueError, ValidationError) as error:
+                try:
+                    self._dead_letter(record, None, f"undecodable event: {error}", {})
+                except Retryable as unwritten:
+                    self._retry_later(tp, record.offset, unwritten)
+                    break
+                self._lot.resolve(tp, record.offset)
+                continue
+            self._lot.hold(tp, record, deferred, deferred.due_at)
+        self._set_commit_point(tp)
+
+    def _handle_due_parked(self, deadline: float) -> None:
+        for tp, held in self._lot.due(self._wall_clock()):
+            if self._stopping.is_set() or self._clock() >= deadline:
+                return
+            self._handle_parked(tp, held)
+            self._set_commit_point(tp)
+
+    def _handle_parked(self, tp: TopicPartition, held: Held) -> None:
+        """A held record is due: hand it to the handler — unless its connection's cart is still failing, when it
+        waits on (held, nothing written) or, failing for too long, is dead-lettered."""
+        deferred, now = held.deferred, self._wall_clock()
+        envelope = _SCHEMA.load(deferred.event)
+        try:
+            self._raise_if_still_failing(deferred, now)
+            self._process_envelope(held.record, envelope, deferred)
+        except ConnectionWaiting as waiting:
+            if not self._outage_over(deferred, now):
+                held.due_at = waiting.due_at
+                return
+            try:
+                self._dead_letter_outage(held.record, envelope, deferred, waiting)
+            except Retryable as error:  # the dead letter was not written: this record stays held
+                self._look_again_later(tp, held, error)
+                return
+        except Retryable as error:  # Infoplus or Kafka: everyone's; this record looks again after a back-off
+            self._look_again_later(tp, held, error)
+            return
+        self._partitions.attempts.pop((tp, held.offset), None)
+        self._lot.resolve(tp, held.offset)
+
+    def _look_again_later(self, tp: TopicPartition, held: Held, error: Retryable) -> None:
+        key, now = (tp, held.offset), self._wall_clock()
+        attempts = self._partitions.attempts[key] = self._partitions.attempts.get(key, 0) + 1
+        held.due_at = now + (error.retry_after if error.retry_after is not None else self._backoff(attempts))
+        self.observer.retried(self.kind, error.reason, error.details())
+        log.warning("%s: parked %s[%d]@%d looks again in %.1fs: %s", self.kind, tp.topic, tp.partition,
+                    held.offset, held.due_at - now, error.reason)
+
+    def _raise_if_still_failing(self, deferred: Deferred, now: float) -> None:
+        """ConnectionWaiting while the record's connection's circuit lets no call through (the probe may go)."""
+        if deferred.connection_id is None or self.circuits is None:
+            return
+        circuit = self.circuits.get(deferred.connection_id)
+        blocked = circuit.blocked_until(now)
+        if blocked is not None:
+            raise ConnectionWaiting(deferred.connection_id, blocked, circuit.last_error or deferred.reason,
+                                    circuit.failing_since or now)
+
+    def _outage_over(self, deferred: Deferred, now: float) -> bool:
+        return now - failing_since(deferred) >= self._settings.connection_outage_dead_letter_hours * HOUR
+
+    def _dead_letter_outage(self, record, envelope: Envelope, deferred: Deferred, waiting: ConnectionWaiting) -> None:
+        reason, details = outage_reason(deferred, self._settings.connection_outage_dead_letter_hours, waiting.reason)
+        self._dead_letter(record, envelope, reason, details, deferred.source)
+
+    def _set_commit_point(self, tp: TopicPartition) -> None:
+        offset = self._lot.commit_offset(tp)
+        if offset is not None:
+            self._partitions.next_offsets[tp] = offset
+
+    def _report_health(self) -> None:
+        if self.circuits is None:
+            return
+        report = self.connection_health()
+        self.observer.connections(self.kind, report)
+        if self._health is not None:
+            self._health.send(report)
+
+    def connection_health(self) -> list[ConnectionHealth]:
+        """Per connection this process knows of in its flow: failing or not, since when, events waiting."""
+        if self.circuits is None:
+            return []
+        return health_report(self.circuits, self._lot.waiting_by_connection(), self._lot.oldest_parked())
 
     # -- commits ---------------------------------------------------------------------------------------------
     def _commit(self) -> None:

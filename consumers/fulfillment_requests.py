@@ -33,6 +33,7 @@ from typing import Any
 import requests
 
 from carts.shopify.fulfillment_service import FULFILLMENT_REQUESTED, KINDS, ShopifyFulfillmentService
+from consumers.circuits import NO_CIRCUITS, Circuits
 from consumers.order_changes import OpsMustAct
 from consumers.order_state import OrderKey, OrderState
 from consumers.outcomes import InvalidEvent, Outcome, done
@@ -113,8 +114,9 @@ def _unshippable(order: CartOrder) -> str | None:
 
 class FulfillmentRequests:
     def __init__(self, infoplus: InfoplusClient, state: OrderState, publisher: Publisher, *,
-                 timeout: tuple[float, float], session: requests.Session) -> None:
+                 timeout: tuple[float, float], session: requests.Session, circuits: Circuits = NO_CIRCUITS) -> None:
         self._infoplus = infoplus
+        self._circuits = circuits
         self._memory = state
         self._publisher = publisher
         self._timeout = timeout
@@ -129,7 +131,9 @@ class FulfillmentRequests:
                                f"location_id (run cartbridge-shopify-fulfillment-service)")
         service = ShopifyFulfillmentService(connection, timeout=self._timeout, session=self._session)
         by_order: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for fo in service.assigned(status):
+        with self._circuits.calling(connection.id):  # the first read: a failing store parks its own requests
+            assigned = service.assigned(status)
+        for fo in assigned:
             by_order[(fo.get("order") or {}).get("legacyResourceId") or _legacy((fo.get("order") or {}).get("id"))
                      ].append(fo)
         if status == FULFILLMENT_REQUESTED:

@@ -13,9 +13,15 @@ One event fans out to every connection of the event's LOB (`registry.for_lob`):
 - a level the cart already shows from us (a repeat, a retry of a half-done fan-out) -> nothing sent again;
 - otherwise the platform's stock writer sets the absolute quantity and the sell-at-zero rule; a SKU the cart
   does not sell is a counted skipped record (code `not_in_cart`), never a dead letter.
-The event is committed only after every connection is done or skipped. A connection that failed transiently
-makes the whole event Retryable (after the others were tried; they are not written twice — see AppliedLevels),
-one that failed permanently dead-letters it with every connection's result.
+Each connection's part is done, skipped or parked on its own: a cart failing transiently (429, 5xx, timeout) or
+whose circuit is open (consumers/circuits.py) gets its part parked on `infoplus.inventory.retry`, narrowed to that
+connection (the envelope's connection_id), and the others are written at once. The event is committed once every
+part is done, skipped or parked. One that failed permanently dead-letters the event with every connection's
+result (a replay writes only what is missing: AppliedLevels).
+
+Order: a parked level may be overtaken by a later level of the same SKU for the same connection; that is
+harmless: latest value wins through the state store, so when the older parked level comes due it is dropped as
+`stale`.
 
 Batches (the engine's look-ahead, one partition's poll batch at a time):
 - latest value wins inside a batch: older events for a SKU that a later one follows are committed unhandled,
@@ -38,8 +44,9 @@ from carts import PLATFORMS
 from carts.base import CartStock, StockLevel, StockWriter
 from config.connections import ConnectionRegistry
 from config.settings import Settings
+from consumers.circuits import NO_CIRCUITS, Circuits, ConnectionWaiting
 from consumers.engine import ConsumerEngine
-from consumers.outcomes import Outcome, TargetSkipped, done, skipped
+from consumers.outcomes import Outcome, TargetParked, TargetSkipped, done, skipped
 from consumers.runner import run_consumer
 from consumers.state import StateStore
 from events import topics
@@ -138,26 +145,35 @@ class _Pushed:
     note: str
     skip: TargetSkipped | None = None
     error: OutboundError | None = None
+    parked: ConnectionWaiting | None = None
 
 
 class InventoryHandler:
     """One item's stock level -> every connection of its LOB with Sync Inventory on."""
 
     def __init__(self, registry: ConnectionRegistry | SwitchBoard, writers: StockWriters,
-                 applied: AppliedLevels | None = None) -> None:
+                 applied: AppliedLevels | None = None, circuits: Circuits = NO_CIRCUITS) -> None:
         self._registry = registry
         self._writers = writers
         self._applied = applied or AppliedLevels()
+        self._circuits = circuits  # every cart call goes through its connection's circuit
 
     def __call__(self, envelope: Envelope) -> Outcome:
         item = _LEVEL.load(envelope.payload)
         connections = self._registry.for_lob(item.lob_id)
+        if envelope.connection_id is not None:  # a parked part: only that connection's part is left
+            connections = [c for c in connections if c.id == envelope.connection_id]
         if not connections:
-            return skipped(f"no connection has LOB {item.lob_id}; SKU {item.sku} was not sent anywhere", "no_connection")
+            return skipped(f"no connection has LOB {item.lob_id}; SKU {item.sku} was not sent anywhere", "no_connection",
+                           extra={"connection_id": envelope.connection_id} if envelope.connection_id else None)
         pushed = [self._push(connection, item, envelope.event_id) for connection in connections]
         _raise_failures(item, pushed)
+        parked = [p.parked for p in pushed if p.parked]
+        if envelope.connection_id is not None and parked:
+            raise parked[0]  # the parked part is still waiting: the engine keeps it where it is
         summary = "; ".join(f"connection {p.connection_id}: {p.note}" for p in pushed)
-        return done(f"SKU {item.sku}: {summary}", tuple(p.skip for p in pushed if p.skip))
+        return done(f"SKU {item.sku}: {summary}", tuple(p.skip for p in pushed if p.skip),
+                    tuple(TargetParked(waiting) for waiting in parked))
 
     def look_ahead(self, envelopes: list[Envelope]) -> set[str]:
         """The engine's batch hook: which events are redundant; the newest value per SKU is written ahead."""
@@ -188,8 +204,9 @@ class InventoryHandler:
         if len(items) < 2 or not hasattr(reader, "read_stock"):
             return
         try:
-            reader.read_stock([item.sku for _, item in items])
-        except OutboundError as error:  # each event reads for itself, and retries or dead-letters as usual
+            with self._circuits.calling(connection.id):
+                reader.read_stock([item.sku for _, item in items])
+        except (OutboundError, ConnectionWaiting) as error:  # each event reads for itself, or is parked
             log.info("connection %s: bulk preview read of %d SKUs failed (%s)", connection.id, len(items), error.reason)
 
     def _write_many(self, connection: Connection, items: list[tuple[str, InventoryLevel]]) -> None:
@@ -198,8 +215,10 @@ class InventoryHandler:
             return  # one SKU costs the same either way: the handler writes it
         try:
             writer = self._writers.for_connection(connection)
-            results = writer.set_many([level for level, _ in pending.values()]) if hasattr(writer, "set_many") else {}
-        except OutboundError as error:  # the handler writes them one by one, and retries or dead-letters as usual
+            with self._circuits.calling(connection.id):  # an open circuit: not called; the events are parked
+                results = writer.set_many([level for level, _ in pending.values()]) \
+                    if hasattr(writer, "set_many") else {}
+        except (OutboundError, ConnectionWaiting) as error:  # the handler writes them one by one, or parks them
             log.info("connection %s: bulk write of %d SKUs failed (%s); writing them one by one", connection.id,
                      len(pending), error.reason)
             return
@@ -246,7 +265,10 @@ class InventoryHandler:
             return _skip(connection, "preview_unsupported", f"preview: {connection.platform} cannot read stock "
                                                             f"(carts/base.py StockReader); SKU {item.sku} not written")
         try:
-            now = reader.read_stock([item.sku])[item.sku]
+            with self._circuits.calling(connection.id):
+                now = reader.read_stock([item.sku])[item.sku]
+        except ConnectionWaiting as waiting:
+            return _Pushed(connection.id, f"parked: {waiting.reason}", parked=waiting)
         except OutboundError as error:
             return _Pushed(connection.id, f"preview read failed: {error.reason}", error=error)
         would = reader.would_show(level) if now.found else None
@@ -258,7 +280,10 @@ class InventoryHandler:
 
     def _write(self, connection: Connection, level: StockLevel, version: datetime) -> _Pushed:
         try:
-            result = self._writers.for_connection(connection).set_stock(level)
+            with self._circuits.calling(connection.id):
+                result = self._writers.for_connection(connection).set_stock(level)
+        except ConnectionWaiting as waiting:
+            return _Pushed(connection.id, f"parked: {waiting.reason}", parked=waiting)
         except OutboundError as error:
             return _Pushed(connection.id, f"failed: {error.reason}", error=error)
         if not result.applied:
@@ -336,10 +361,12 @@ def build(settings: Settings) -> ConsumerEngine:
     switches = SwitchBoard.from_settings(settings, InfoplusClient.from_settings(settings))
     publisher = Publisher(settings)
     store = StateStore(settings, topics.INFOPLUS_INVENTORY, publisher)
-    handler = InventoryHandler(switches, StockWriters(timeout=settings.http_timeout), AppliedLevels(store))
+    circuits = Circuits.from_settings("inventory", settings)
+    handler = InventoryHandler(switches, StockWriters(timeout=settings.http_timeout), AppliedLevels(store), circuits)
     coalesce = {"fetch_min_bytes": FETCH_MIN_BYTES, "fetch_max_wait_ms": settings.inventory_coalesce_ms}
     return ConsumerEngine(kind="inventory", topic=topics.INFOPLUS_INVENTORY, handler=handler, settings=settings,
-                          publisher=publisher, look_ahead=handler.look_ahead, kafka_options=coalesce, state=store)
+                          publisher=publisher, look_ahead=handler.look_ahead, kafka_options=coalesce, state=store,
+                          circuits=circuits)
 
 
 def main() -> None:

@@ -26,6 +26,9 @@ class EngineObserver(Protocol):
     def handling_took(self, kind: str, seconds: float) -> None:
         """The handler's time for one event, whatever came of it."""
 
+    def connections(self, kind: str, health: list) -> None:
+        """After each loop: every known connection's circuit and parked events (consumers.circuits.ConnectionHealth)."""
+
 
 class _NoObserver:
     def polled(self, consumer: KafkaConsumer) -> None:
@@ -41,6 +44,9 @@ class _NoObserver:
         pass
 
     def handling_took(self, kind: str, seconds: float) -> None:
+        pass
+
+    def connections(self, kind: str, health: list) -> None:
         pass
 
 

@@ -27,6 +27,7 @@ from carts.base import ORDER_EVENT, ORDER_REFERENCE_EVENT
 from carts.shopify.deliveries import FULFILLMENT_REQUEST_EVENT
 from config.connections import ConnectionRegistry
 from config.settings import Settings
+from consumers.circuits import NO_CIRCUITS, Circuits
 from consumers.engine import ConsumerEngine
 from consumers.fulfillment_requests import CREATED_EVENT, FulfillmentRequests
 from consumers.order_changes import OrderChanges
@@ -52,15 +53,17 @@ class OrderHandler:
     """Create each paid cart order in Infoplus exactly once; hand later changes to OrderChanges."""
 
     def __init__(self, registry: ConnectionRegistry | SwitchBoard, infoplus: InfoplusClient, state: OrderState,
-                 publisher: Publisher, *, cart_timeout: tuple[float, float] = (3.05, 10.0)) -> None:
+                 publisher: Publisher, *, cart_timeout: tuple[float, float] = (3.05, 10.0),
+                 circuits: Circuits = NO_CIRCUITS) -> None:
         self._registry = registry
+        self._circuits = circuits  # cart reads wait per connection (consumers/circuits.py); Infoplus is everyone's
         self._infoplus = infoplus
         self._cart_timeout = cart_timeout
         self._cart_session = new_session()  # one pooled session for every cart API this process calls
         self._memory = state
         self._changes = OrderChanges(state)
         self._fulfillment_requests = FulfillmentRequests(infoplus, state, publisher, timeout=cart_timeout,
-                                                         session=self._cart_session)
+                                                         session=self._cart_session, circuits=circuits)
 
     def __call__(self, envelope: Envelope) -> Outcome:
         connection = self._connection(envelope)
@@ -107,7 +110,8 @@ class OrderHandler:
         if factory is None:
             raise InvalidEvent(f"platform {connection.platform} cannot fetch orders by reference")
         fetcher = factory(connection, timeout=self._cart_timeout, session=self._cart_session)
-        order = fetcher.fetch_order(reference)
+        with self._circuits.calling(connection.id):  # a failing store parks its own references only
+            order = fetcher.fetch_order(reference)
         if order is None:
             raise InvalidEvent(f"order {reference.get('order_id')} no longer exists in the cart; if it reached "
                                f"Infoplus, ops must decide what to do with it", reference=reference)
@@ -193,10 +197,11 @@ def build(settings: Settings) -> ConsumerEngine:
     infoplus = InfoplusClient.from_settings(settings)
     publisher = Publisher(settings)
     store = StateStore(settings, topics.CART_ORDERS, publisher)
+    circuits = Circuits.from_settings("orders", settings)
     handler = OrderHandler(SwitchBoard.from_settings(settings, infoplus), infoplus, OrderState(store), publisher,
-                           cart_timeout=settings.http_timeout)
+                           cart_timeout=settings.http_timeout, circuits=circuits)
     return ConsumerEngine(kind="orders", topic=topics.CART_ORDERS, handler=handler, settings=settings,
-                          publisher=publisher, state=store)
+                          publisher=publisher, state=store, circuits=circuits)
 
 
 def main() -> None:

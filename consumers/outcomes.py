@@ -17,6 +17,13 @@ class TargetSkipped:
 
 
 @dataclass(frozen=True)
+class TargetParked:
+    """One target of a fanned-out event waits for its failing cart: the engine parks that part alone."""
+
+    waiting: Any  # consumers.circuits.ConnectionWaiting (the connection, when it is due, why)
+
+
+@dataclass(frozen=True)
 class Outcome:
     skipped: bool
     reason: str
@@ -25,11 +32,15 @@ class Outcome:
     # Why it was skipped, for machines (a metric label, a filter in the ops console): "sync_off", "unpaid" …
     code: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)  # more fields for the skipped record (as TargetSkipped)
+    # Per-target waits of a fanned-out event: each parked on `<topic>.retry` (before the commit) on its own.
+    targets_parked: tuple[TargetParked, ...] = ()
 
 
-def done(reason: str, targets_skipped: tuple[TargetSkipped, ...] = ()) -> Outcome:
-    """The effect happened (or had already happened) for every target not listed in `targets_skipped`: commit."""
-    return Outcome(False, reason, targets_skipped)
+def done(reason: str, targets_skipped: tuple[TargetSkipped, ...] = (),
+         targets_parked: tuple[TargetParked, ...] = ()) -> Outcome:
+    """The effect happened (or had already happened) for every target not listed in `targets_skipped` or
+    `targets_parked`: commit once those are recorded."""
+    return Outcome(False, reason, targets_skipped, targets_parked=targets_parked)
 
 
 def skipped(reason: str, code: str = "other", extra: Mapping[str, Any] | None = None) -> Outcome:

@@ -14,7 +14,14 @@ would_write, emails}; an order that did not come from a
 cart connection at all (entered by hand, EDI …) -> skipped; an order that cannot be matched (not in Infoplus,
 customerOrderNo not ours, connection unknown or pointing elsewhere) -> dead-letter with the reason; a carton
 whose order does not show anything shipped yet -> deferred (consumers/deferral.py) and looked at again, for up to
-TRACKING_WAIT_FOR_SHIPPED_SECONDS, then dead-lettered; cart 429/5xx/timeouts -> retried by the engine.
+TRACKING_WAIT_FOR_SHIPPED_SECONDS, then dead-lettered; cart 429/5xx/timeouts -> that connection's circuit
+(consumers/circuits.py): the shipment is parked on infoplus.shipments.retry for that connection alone, and while
+its circuit is open the connection's later shipments are parked without a cart call. Infoplus failures are
+everyone's: the engine pauses the partition as before.
+
+Order: a parked carton may be overtaken by a later carton of the same order (after a restart the circuit starts
+closed). That is harmless: each write looks for every carton of the order in Infoplus and in the cart first
+(carts/tracking.py), so whichever carton comes first writes what is there and the other finds it written.
 """
 from __future__ import annotations
 
@@ -28,6 +35,7 @@ from carts.carriers import carrier_for
 from carts.tracking import Parcel, TrackingUpdate, TrackingWriter
 from config.connections import ConnectionRegistry
 from config.settings import Settings
+from consumers.circuits import NO_CIRCUITS, Circuits
 from consumers.engine import ConsumerEngine
 from consumers.deferral import DeferPolicy
 from consumers.outcomes import InvalidEvent, NotYet, Outcome, done, skipped
@@ -60,8 +68,10 @@ class TrackingHandler:
     """One shipment event -> the cart order shows it shipped, with its tracking number (exactly once)."""
 
     def __init__(self, registry: ConnectionRegistry | SwitchBoard, infoplus: InfoplusClient, *,
-                 timeout: tuple[float, float], session: requests.Session | None = None) -> None:
+                 timeout: tuple[float, float], session: requests.Session | None = None,
+                 circuits: Circuits = NO_CIRCUITS) -> None:
         self._registry = registry
+        self._circuits = circuits  # every cart call goes through its connection's circuit
         self._infoplus = infoplus
         self._timeout = timeout
         self._session = session or new_session()  # one pooled session for every cart this process writes to
@@ -82,7 +92,9 @@ class TrackingHandler:
         update = self._update(match, shipment)
         if previewing:
             return self._preview(match, update)
-        return done(self._writer(match.connection).write(update))
+        writer = self._writer(match.connection)
+        with self._circuits.calling(match.connection.id):  # only the cart: Infoplus failures are everyone's
+            return done(writer.write(update))
 
     def _preview(self, match: _Match, update: TrackingUpdate) -> Outcome:
         writer = self._writer(match.connection)
@@ -90,7 +102,8 @@ class TrackingHandler:
             return skipped(f"preview: {match.connection.platform} cannot preview tracking (carts/tracking.py "
                            f"TrackingWriter.plan); Infoplus order {update.infoplus_order_no} was not sent to the cart",
                            "preview_unsupported", extra={"connection_id": match.connection.id})
-        plan = writer.plan(update)
+        with self._circuits.calling(match.connection.id):
+            plan = writer.plan(update)
         found = {"flow": "tracking", "cart_order_id": update.cart_order_id,
                  "infoplus_order_no": update.infoplus_order_no,
                  "parcels": [{"tracking_no": p.tracking_no, "carrier": p.carrier.infoplus_name, "url": p.url}
@@ -216,11 +229,13 @@ class TrackingHandler:
 
 def build(settings: Settings) -> ConsumerEngine:
     infoplus = InfoplusClient.from_settings(settings)
-    handler = TrackingHandler(SwitchBoard.from_settings(settings, infoplus), infoplus, timeout=settings.http_timeout)
+    circuits = Circuits.from_settings("tracking", settings)
+    handler = TrackingHandler(SwitchBoard.from_settings(settings, infoplus), infoplus, timeout=settings.http_timeout,
+                              circuits=circuits)
     wait = DeferPolicy(settings.defer_first_delay_seconds, settings.defer_max_delay_seconds,
                        settings.tracking_wait_for_shipped_seconds)
     return ConsumerEngine(kind="tracking", topic=topics.INFOPLUS_SHIPMENTS, handler=handler, settings=settings,
-                          defer=wait)
+                          defer=wait, circuits=circuits)
 
 
 def main() -> None:

@@ -21,6 +21,8 @@ MAIN_TOPICS = (CART_ORDERS, INFOPLUS_INVENTORY, INFOPLUS_SHIPMENTS)
 WOOCOMMERCE_RECONCILE_CURSORS = "woocommerce.reconcile.cursors"
 # Compacted, one record per connection: where Magento order polling resumes (consumers/magento_orders.py).
 MAGENTO_ORDER_CURSORS = "magento.orders.cursors"
+# One record per flow, connection and consumer copy: is that cart failing, how many events wait (consumers/health.py).
+CONNECTION_HEALTH = "cartbridge.connection.health"
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +47,9 @@ def retry(topic: str) -> str:
     return f"{topic}.retry"
 
 
-# Main topics whose consumer waits on `<topic>.retry` (a carton seen before its order shows shipped).
-DEFERRING_TOPICS = (INFOPLUS_SHIPMENTS,)
+# Main topics whose consumer waits on `<topic>.retry`: a carton seen before its order shows shipped, and every
+# flow's events parked for a failing cart (consumers/parking.py).
+DEFERRING_TOPICS = MAIN_TOPICS
 # Main topics whose consumer keeps a state store on `<topic>.state` (consumers/state.py).
 STATEFUL_TOPICS = (CART_ORDERS, INFOPLUS_INVENTORY)
 DAY_MS = 86_400_000

@@ -13,7 +13,8 @@ from typing import Any, Callable
 from kafka import KafkaConsumer
 from kafka.structs import TopicPartition
 
-from metrics.families import (CONSUMER_LAG, CONSUMER_LAST_POLL, CONSUMER_PARTITIONS, EVENTS, HANDLING_SECONDS)
+from metrics.families import (CONNECTION_CIRCUIT_OPEN, CONNECTION_PARKED_EVENTS, CONSUMER_LAG, CONSUMER_LAST_POLL,
+                              CONSUMER_PARTITIONS, EVENTS, HANDLING_SECONDS)
 from schemas.envelope import Envelope
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,7 @@ class ConsumerMetrics:
         self._unassigned_since: float | None = self._started
         self._next_lag_at = 0.0
         self._lag_series: set[tuple[str, str]] = set()
+        self._connection_series: set[tuple[str, str]] = set()
 
     # -- EngineObserver -------------------------------------------------------------------------------------
     def handled(self, kind: str, connection_id: int | None, outcome: str, code: str = "") -> None:
@@ -82,6 +84,20 @@ class ConsumerMetrics:
 
     def handling_took(self, kind: str, seconds: float) -> None:
         HANDLING_SECONDS.labels(kind).observe(seconds)
+
+    def connections(self, kind: str, health: list) -> None:
+        """Circuit and parked events per connection; a connection healthy with nothing waiting shows 0 (and its
+        series stays, so an alert that fired can resolve)."""
+        series = set()
+        for row in health:
+            labels = (row.flow or kind, str(row.connection_id))
+            CONNECTION_CIRCUIT_OPEN.labels(*labels).set(1 if row.failing else 0)
+            CONNECTION_PARKED_EVENTS.labels(*labels).set(row.waiting)
+            series.add(labels)
+        for labels in self._connection_series - series:  # e.g. its parked events' partition moved to another copy
+            CONNECTION_CIRCUIT_OPEN.labels(*labels).set(0)
+            CONNECTION_PARKED_EVENTS.labels(*labels).set(0)
+        self._connection_series |= series
 
     def polled(self, consumer: KafkaConsumer) -> None:
         now = self._clock()

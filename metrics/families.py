@@ -30,6 +30,12 @@ CONSUMER_PARTITIONS = Gauge(
     "cartbridge_consumer_assigned_partitions", "Partitions assigned to this consumer process", ["group"])
 CONSUMER_LAST_POLL = Gauge(
     "cartbridge_consumer_last_poll_timestamp_seconds", "When this consumer last polled Kafka (Unix time)", ["group"])
+CONNECTION_CIRCUIT_OPEN = Gauge(
+    "cartbridge_connection_circuit_open", "1 while the connection's cart is failing in this flow (failing, open "
+    "or probing), 0 when healthy (consumers/circuits.py)", ["flow", "connection"])
+CONNECTION_PARKED_EVENTS = Gauge(
+    "cartbridge_connection_parked_events", "Events of this flow parked on <topic>.retry waiting for the "
+    "connection's cart (held by this consumer process)", ["flow", "connection"])
 
 OUTBOUND_REQUESTS = Counter(
     "cartbridge_outbound_requests", "Calls to outside APIs by API, endpoint template, method and status "

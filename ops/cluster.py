@@ -13,6 +13,7 @@ import threading
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any, Iterable
 
 from kafka import KafkaAdminClient, KafkaConsumer
@@ -28,6 +29,10 @@ from poller.poller import CURSOR_TOPIC
 CONSUMERS = {"orders": topics.CART_ORDERS, "tracking": topics.INFOPLUS_SHIPMENTS, "inventory": topics.INFOPLUS_INVENTORY}
 FLOWS = {topics.CART_ORDERS: "orders", topics.INFOPLUS_INVENTORY: "inventory", topics.INFOPLUS_SHIPMENTS: "tracking"}
 HISTORY_SECONDS = 15 * 60
+# Connection health (consumers/health.py): copies refresh a failing connection's record every 30 s; read the last
+# few minutes, and count a copy's record only while it is refreshed (a killed copy stops counting).
+HEALTH_WINDOW_SECONDS = 5 * 60
+HEALTH_FRESH_SECONDS = 2 * 60
 MIN_TREND_SECONDS = 20.0  # two samples closer than this say nothing about a trend
 TIMEOUT_MS = 5_000
 
@@ -77,6 +82,59 @@ class PollerReport:
     @property
     def last_cycle_age(self) -> float | None:
         return cursor_age_seconds(self.status["last_cycle_at"]) if self.status.get("last_cycle_at") else None
+
+
+@dataclass
+class CartHealth:
+    """One connection's cart in one flow, over every consumer copy (times are Unix seconds)."""
+
+    connection_id: int
+    flow: str
+    failing: bool
+    failing_since: float | None
+    last_error: str
+    waiting: int
+    next_try: float | None
+
+    @property
+    def since_text(self) -> str:
+        return _utc(self.failing_since)
+
+    @property
+    def next_try_text(self) -> str:
+        return _utc(self.next_try) if self.next_try is not None else "now"
+
+
+def _utc(unix_seconds: float | None) -> str:
+    """A Unix time as UTC, to the second, for people ("" when there is none)."""
+    if unix_seconds is None:
+        return ""
+    return datetime.fromtimestamp(unix_seconds, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def merge_health(records: list[dict], now: float, fresh_seconds: float = HEALTH_FRESH_SECONDS) -> list[CartHealth]:
+    """Each copy's newest record per connection and flow (in order read), merged: failing if any copy says so,
+    events waiting summed over copies. A healthy record is final; a failing one counts only while refreshed."""
+    newest: dict[tuple[int, str, str], dict] = {}
+    for record in records:
+        newest[(record["connection_id"], record["flow"], record.get("copy", ""))] = record
+    merged: dict[tuple[int, str], CartHealth] = {}
+    for (cid, flow, _), record in newest.items():
+        live = now - float(record.get("at", 0)) <= fresh_seconds
+        failing, waiting = bool(record.get("failing")) and live, int(record.get("waiting") or 0) if live else 0
+        seen = merged.setdefault((cid, flow), CartHealth(cid, flow, False, None, "", 0, None))
+        seen.waiting += waiting
+        if failing:
+            seen.failing = True
+            seen.failing_since = _earliest(seen.failing_since, record.get("failing_since"))
+            seen.last_error = record.get("last_error") or seen.last_error
+            seen.next_try = _earliest(seen.next_try, record.get("next_try"))
+    return sorted(merged.values(), key=lambda h: (h.connection_id, h.flow))
+
+
+def _earliest(*times: float | None) -> float | None:
+    present = [t for t in times if t is not None]
+    return min(present) if present else None
 
 
 @dataclass
@@ -202,6 +260,16 @@ class Cluster:
                 except ValueError:
                     continue
         return values
+
+    # -- connection health (consumers/health.py) ---------------------------------------------------------------
+    def connection_health(self) -> list[CartHealth]:
+        now = time.time()
+        with self._lock:
+            _, consumer = self._clients()
+            raw = self._since(consumer, topics.CONNECTION_HEALTH, int((now - HEALTH_WINDOW_SECONDS) * 1000))
+        records = [body for body in (_body(record.value) for record in raw)
+                   if isinstance(body.get("connection_id"), int) and isinstance(body.get("flow"), str)]
+        return merge_health(records, now)
 
     # -- side records -----------------------------------------------------------------------------------------
     def side_records(self, side_topic: str, *, connection_id: int | None = None, reason: str | None = None,

@@ -13,10 +13,10 @@ from kafka.errors import KafkaError
 
 from config.logs import configure_logging
 from config.settings import Settings
-from ops.cluster import Cluster, GroupReport, PollerReport
+from ops.cluster import CartHealth, Cluster, GroupReport, PollerReport
 
 
-def render(groups: list[GroupReport], poller: PollerReport, out: TextIO) -> None:
+def render(groups: list[GroupReport], poller: PollerReport, out: TextIO, carts: list[CartHealth] = ()) -> None:
     for group in groups:
         print(f"{group.kind:<10} group {group.group} ({group.state}): {len(group.members)} copies, "
               f"{group.partition_count} partitions, lag {group.lag} — {group.hint}", file=out)
@@ -31,6 +31,17 @@ def render(groups: list[GroupReport], poller: PollerReport, out: TextIO) -> None
     print(f"{'poller':<10} leader {poller.leader or 'none'} of {poller.members} copies; last cycle {last}", file=out)
     for name, since, age in poller.cursors:
         print(f"    cursor {name}: {since} ({'-' if age is None else f'{age:.0f} s'} old)", file=out)
+    render_failing_carts(carts, out)
+
+
+def render_failing_carts(carts: list[CartHealth], out: TextIO) -> None:
+    """The connections whose cart fails, per flow: since when, the last error, events waiting, the next try."""
+    failing = [cart for cart in carts if cart.failing]
+    print(f"{'carts':<10} {len(failing)} failing" + (":" if failing else ""), file=out)
+    for cart in failing:
+        print(f"    connection {cart.connection_id} {cart.flow}: failing since {cart.since_text}, "
+              f"{cart.waiting} events waiting, next try {cart.next_try_text}; last error: {cart.last_error}",
+              file=out)
 
 
 def healthy(groups: list[GroupReport], poller: PollerReport, poll_seconds: float) -> bool:
@@ -44,13 +55,13 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
     cluster = Cluster(settings)
     try:
-        groups, poller = cluster.groups(), cluster.poller()
+        groups, poller, carts = cluster.groups(), cluster.poller(), cluster.connection_health()
     except KafkaError as error:
         print(f"cannot read Kafka: {error.__class__.__name__}: {error}", file=sys.stderr)
         return 2
     finally:
         cluster.close()
-    render(groups, poller, sys.stdout)
+    render(groups, poller, sys.stdout, carts)
     return 0 if healthy(groups, poller, settings.infoplus_poll_seconds) else 1
 
 

@@ -52,13 +52,15 @@ def index():
     ops = services()
     connections = sorted(ops.registry.all(), key=lambda c: c.id)
     counts = ops.cluster.counts({c.id: c.lob_id for c in connections})
+    health = {(h.connection_id, h.flow): h for h in ops.cluster.connection_health()}
     rows = []
     for connection in connections:
         in_force, source = ops.switches(connection)
         rows.append({"connection": connection, "switches": in_force, "source": source,
                      "flows": {flow: {what: counts.get((connection.id, flow, what), [0, 0])
                                       for what in ("received", "skipped", "dead_lettered")}
-                               for flow in FLOWS.values()}})
+                               for flow in FLOWS.values()},
+                     "health": {flow: health.get((connection.id, flow)) for flow in FLOWS.values()}})
     return render_template("connections.html", rows=rows)
 
 

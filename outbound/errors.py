@@ -21,9 +21,13 @@ class OutboundError(Exception):
 class Retryable(OutboundError):
     """Transient: back off (at least `retry_after` seconds when the server said so) and try again."""
 
-    def __init__(self, reason: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+    def __init__(self, reason: str, *, retry_after: float | None = None, connection_id: int | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(reason, **kwargs)
         self.retry_after = retry_after
+        # The cart connection whose API failed (set by consumers.circuits around cart calls); None: a shared API
+        # (Infoplus, Kafka) — everyone waits for that, so the engine pauses the partition as before.
+        self.connection_id = connection_id
 
 
 class Permanent(OutboundError):
