@@ -1,10 +1,12 @@
 """One entry of the connection registry (DESIGN.md, "Connection registry")."""
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
 from typing import Any
+from urllib.parse import urlsplit
 
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
@@ -164,6 +166,24 @@ def _parse_go_live(text: str) -> datetime | None:
     return None
 
 
+def _https_unless_loopback(url: str) -> None:
+    """Credentials ride in headers: in clear only to this machine, where local development and tests run."""
+    parts = urlsplit(url)
+    if parts.scheme == "https" or (parts.scheme == "http" and _is_loopback(parts.hostname or "")):
+        return
+    raise ValidationError(f"must be https:// (http:// only on a loopback host such as 127.0.0.1 or localhost), "
+                          f"not {parts.scheme}://")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 class ConnectionSchema(Schema):
     class Meta:
         unknown = RAISE  # a misspelt switch must not silently read as "off"
@@ -179,12 +199,12 @@ class ConnectionSchema(Schema):
     sync_orders = fields.Boolean(load_default=False)
     sync_inventory = Switch(load_default=False)  # true | false | preview
     sync_tracking_data = Switch(load_default=False)  # true | false | preview
-    store_url = fields.Url(require_tld=False)
+    store_url = fields.Url(require_tld=False, validate=_https_unless_loopback)
     access_token = Text()
     consumer_key = Text()
     consumer_secret = Text()
     store_hash = Text()
-    api_base_url = fields.Url(require_tld=False)
+    api_base_url = fields.Url(require_tld=False, validate=_https_unless_loopback)
     location_id = Text()
     store_code = Text(validate=validate.Regexp(r"^[A-Za-z0-9_]+$", error="a store view code is letters, digits "
                                                                            "and underscores"))
