@@ -107,6 +107,20 @@ class Text(fields.String):
         return super()._deserialize(value, attr, data, **kwargs)
 
 
+class Credential(Text):
+    """A secret or token, taken exactly as written: surrounding whitespace or a control character (a Kubernetes
+    secret made `--from-file` ends in a newline) is refused, naming the field and never showing the value — sent
+    as a header it would fail every call, and requests' error would quote it into logs and dead letters."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if text != text.strip():
+            raise ValidationError("has whitespace around it (a file-made secret often ends in a newline): remove it")
+        if any(ord(char) < 0x20 or ord(char) == 0x7F for char in text):
+            raise ValidationError("holds a control character: remove it")
+        return text
+
+
 class WholeNumber(fields.Integer):
     """An id written as a number or as digits in quotes (`lob_id: "10000"`, or a `${VAR}`, which is always
     text); true/false, 1.5 and "10k" are refused rather than rounded or guessed."""
@@ -195,20 +209,20 @@ class ConnectionSchema(Schema):
     order_source_id = WholeNumber(required=True)
     warehouse_id = WholeNumber(required=True)
     default_carrier_id = WholeNumber(required=True)
-    webhook_secret = Text(validate=validate.Length(min=1))
+    webhook_secret = Credential(validate=validate.Length(min=1))
     sync_orders = fields.Boolean(load_default=False)
     sync_inventory = Switch(load_default=False)  # true | false | preview
     sync_tracking_data = Switch(load_default=False)  # true | false | preview
     store_url = fields.Url(require_tld=False, validate=_https_unless_loopback)
-    access_token = Text()
-    consumer_key = Text()
-    consumer_secret = Text()
+    access_token = Credential()
+    consumer_key = Credential()
+    consumer_secret = Credential()
     store_hash = Text()
     api_base_url = fields.Url(require_tld=False, validate=_https_unless_loopback)
     location_id = Text()
     store_code = Text(validate=validate.Regexp(r"^[A-Za-z0-9_]+$", error="a store view code is letters, digits "
                                                                            "and underscores"))
-    access_token_secret = Text()
+    access_token_secret = Credential()
     source_code = Text(validate=validate.Length(min=1))
     stop_sales_at_zero = fields.Boolean(load_default=False)
     notify_customer = fields.Boolean(load_default=True)
