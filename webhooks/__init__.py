@@ -6,7 +6,7 @@ from typing import Any, Mapping
 
 from flask import Flask
 
-from config.connections import ConnectionRegistry
+from config.connections import ConnectionRegistry, check_webhook_secrets
 from config.logs import configure_logging
 from config.settings import Settings
 from events.publisher import Publisher
@@ -29,7 +29,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, settings: Settin
         app.config.from_mapping(test_config)
     app.extensions["cartbridge"] = Services(
         settings=settings,
-        registry=registry or ConnectionRegistry(settings.connections_file, settings.connections_reload_seconds),
+        registry=registry or ConnectionRegistry(settings.connections_file, settings.connections_reload_seconds,
+                                                check=check_webhook_secrets),
         publisher=publisher or Publisher(settings),
         infoplus_verifier=_infoplus_verifier(settings),
     )
