@@ -3,7 +3,8 @@
 One event is one version of one cart order: a snapshot (Shopify, WooCommerce) or a reference the consumer
 fetches from the cart (BigCommerce). What is known of each order lives in the consumer's state store
 (consumers/order_state.py), so most events need no Infoplus call at all. Then, in this order:
-- older than a version already handled -> skipped as stale;
+- older than a version already handled -> skipped as stale (a version skipped because Sync Orders was off counts
+  as handled: replaying the skipped versions of an order paid, then cancelled, never creates it);
 - already in Infoplus -> a change after creation (consumers/order_changes.py), whatever its age: decided from what
   was sent, with one Infoplus search only when there is a change to report;
 - on a Shopify fulfillment service connection, not yet in Infoplus -> skipped: its fulfillment request creates it
@@ -21,6 +22,8 @@ fetches from the cart (BigCommerce). What is known of each order lives in the co
 from __future__ import annotations
 
 from datetime import datetime, timezone
+
+from marshmallow import ValidationError
 
 from carts import platform_for
 from carts.base import ORDER_EVENT, ORDER_REFERENCE_EVENT
@@ -67,6 +70,7 @@ class OrderHandler:
         if envelope.type == CREATED_EVENT:  # bookkeeping of an order already made: whatever the switch says now
             return self._fulfillment_requests.record_creation(connection, envelope)
         if not connection.sync_orders:  # read now, not at publish time: flips apply to queued events too
+            self._seen_while_off(connection, envelope)
             return skipped(f"Sync Orders is off for connection {connection.id}", "sync_off")
         if envelope.type == FULFILLMENT_REQUEST_EVENT:  # Shopify fulfillment service (consumers/fulfillment_requests.py)
             return self._fulfillment_requests(connection, envelope)
@@ -74,6 +78,18 @@ class OrderHandler:
         if stale is not None:
             return stale
         return self._handle_version(connection, self._read_order(connection, envelope), envelope.event_id)
+
+    def _seen_while_off(self, connection: Connection, envelope: Envelope) -> None:
+        """A snapshot skipped with `sync_off` still counts as seen: when ops switch on and replay the skipped
+        events, a paid version replayed after the cancelled one was seen is stale, so the cancelled order is not
+        created (docs/replay.md). A reference (BigCommerce) is read from the cart when replayed: nothing to keep."""
+        if envelope.type != ORDER_EVENT:
+            return
+        try:
+            order = _ORDER_SCHEMA.load(envelope.payload)
+        except ValidationError:
+            return  # skipped all the same; a replay will dead-letter it with the reason
+        self._memory.handled((connection.id, order.cart_order_id), order.version())
 
     def _connection(self, envelope: Envelope) -> Connection:
         connection = self._registry.get(envelope.connection_id)
