@@ -41,9 +41,13 @@ def pre_fork(server, worker) -> None:
 
 
 def when_ready(server) -> None:
-    """Master, before the first worker: a fresh directory for the workers' metric files (multiprocess mode)."""
+    """Master, before the first worker: a fresh directory for the workers' metric files (multiprocess mode); with
+    METRICS_PORT set, the workers' sum is served there and the public port has no /metrics (DESIGN.md "Metrics")."""
     from metrics.multiproc import prepare_multiprocess_dir
     prepare_multiprocess_dir()
+    from config.settings import Settings
+    from metrics.server import serve_if_configured, workers_sum  # imported after the directory is set
+    serve_if_configured(Settings.from_env().metrics_port, collect=workers_sum)
 
 
 def child_exit(server, worker) -> None:

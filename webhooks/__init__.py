@@ -36,7 +36,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, settings: Settin
     )
     errors.init_app(app)
     if app.config.get("METRICS_ENABLED", True):  # off only to measure what metrics cost (bench/webhooks.py)
-        metrics.init_app(app, app.extensions["cartbridge"].registry)
+        # With METRICS_PORT set, /metrics is served there (config/gunicorn.py), never on the public port.
+        metrics.init_app(app, app.extensions["cartbridge"].registry, serve=settings.metrics_port is None)
     app.register_blueprint(health.bp)
     app.register_blueprint(carts_bp)
     app.register_blueprint(infoplus_bp)
