@@ -116,3 +116,29 @@ def huge(status: int, megabytes: int) -> Behaviour:
 
 def redirect(location: str, status: int = 302) -> Behaviour:
     return plain(status, b"", {"Location": location})
+
+
+def trickle_headers(every_seconds: float, header_bytes: int = 60) -> Behaviour:
+    """A status line, then header bytes one at a time: the answer never gets as far as a body."""
+    def behave(handler: BaseHTTPRequestHandler) -> None:
+        handler.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+        handler.wfile.flush()
+        for _ in range(header_bytes):
+            handler.wfile.write(b"a")
+            handler.wfile.flush()
+            time.sleep(every_seconds)
+        handler.wfile.write(b"\r\nContent-Length: 2\r\n\r\n{}")
+    return behave
+
+
+def cut_short(promised: int, sent: int) -> Behaviour:
+    """A 200 promising `promised` bytes that hangs up after `sent`."""
+    def behave(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(promised))
+        handler.end_headers()
+        handler.wfile.write(b"[" + b" " * (sent - 1))
+        handler.wfile.flush()
+        handler.close_connection = True
+    return behave

@@ -13,7 +13,7 @@ import pytest
 
 from outbound.errors import Permanent, Retryable
 from outbound.http import MAX_RETRY_AFTER_SECONDS, new_session, send
-from tests.outbound.hostile import HostileServer, huge, plain, redirect, trickle
+from tests.outbound.hostile import HostileServer, cut_short, huge, plain, redirect, trickle, trickle_headers
 
 TIMEOUT = (1.0, 1.0)
 
@@ -96,3 +96,45 @@ def test_a_gzipped_answer_is_decoded(store):
     body = gzip.compress(json.dumps({"id": 7}).encode())
     url = store.answer("/gz", plain(200, body, {"Content-Encoding": "gzip"}))
     assert send(new_session(), "GET", url, timeout=TIMEOUT).json() == {"id": 7}
+
+
+def test_a_server_trickling_its_headers_cannot_keep_a_call_open_past_its_deadline(store):
+    url = store.answer("/slow-headers", trickle_headers(every_seconds=0.25))  # 15 s of headers
+    started = time.monotonic()
+    with pytest.raises(Retryable, match="deadline"):
+        send(new_session(), "GET", url, timeout=TIMEOUT)
+    assert time.monotonic() - started < 4.0
+
+
+def test_an_answer_cut_short_is_retryable(store):
+    url = store.answer("/cut", cut_short(promised=1000, sent=10))
+    with pytest.raises(Retryable):
+        send(new_session(), "GET", url, timeout=TIMEOUT)
+
+
+def test_a_redirect_with_a_huge_body_is_not_read(store):
+    def behave(handler):
+        handler.send_response(302)
+        handler.send_header("Location", "http://127.0.0.1:1/elsewhere")
+        handler.send_header("Content-Length", str(200_000_000))
+        handler.end_headers()
+        block = b"x" * 65536
+        for _ in range(200_000_000 // len(block)):
+            handler.wfile.write(block)
+    url = store.answer("/moved", behave)
+    started = time.monotonic()
+    with pytest.raises(Permanent, match="redirect to http://127.0.0.1:1/elsewhere"):
+        send(new_session(), "GET", url, timeout=(1.0, 5.0))
+    assert time.monotonic() - started < 3.0
+
+
+def test_a_session_subclass_still_makes_the_call(store):
+    class Counting(type(new_session())):
+        made = 0
+
+        def request(self, *args, **kwargs):
+            Counting.made += 1
+            return super().request(*args, **kwargs)
+
+    url = store.answer("/ok", plain(200, b"{}"))
+    assert send(Counting(), "GET", url, timeout=TIMEOUT).json() == {} and Counting.made == 1
