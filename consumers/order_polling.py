@@ -11,9 +11,9 @@ the rest, the same way for every platform. Every interval, for each connection o
 A failed pass (store 429/5xx/timeout, refused credentials, Kafka down) is logged; the cursor stays, so the next
 pass covers the same ground. So is an answer that is not a list of orders (a 200 with HTML, an object instead of
 a list, rows that are not objects): one line, counted per connection (`bad_answers`), and the pass goes on to the
-next connection — one merchant's broken store never stops the others. With no cursor yet, a connection starts FIRST_RUN_LOOKBACK back: the store's older
-history is never replayed into Infoplus. One copy is enough (two are harmless, only wasteful); `--once` makes it a
-cron job.
+next connection — one merchant's broken store never stops the others. With no cursor yet, a connection starts
+FIRST_RUN_LOOKBACK back: the store's older history is never replayed into Infoplus. One copy is enough (two are
+harmless, only wasteful); `--once` makes it a cron job.
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A store's API base is https:// except on a loopback host (issue 22, item 1): our credentials never travel in clear."""
+"""A store's API base is https:// except on a loopback host (issue 22, item 1): credentials never travel in clear."""
 from __future__ import annotations
 
 import pytest
