@@ -38,6 +38,7 @@ from events import topics
 from events.cursors import CursorStore
 from events.envelopes import make_envelope
 from events.publisher import BrokerUnavailable, Publisher
+from metrics.families import ORDER_POLL_BAD_ANSWERS
 from metrics.server import serve_if_configured
 from outbound.errors import OutboundError
 from outbound.http import new_session
@@ -111,6 +112,7 @@ class OrderPoller:
             return 0
         except (BadAnswer, ValueError, TypeError, AttributeError, KeyError) as error:
             self.bad_answers[connection.id] += 1
+            ORDER_POLL_BAD_ANSWERS.labels(self._polled.platform, str(connection.id)).inc()
             self._log.warning("%s of connection %s failed, retried next pass: the store's answer was not understood "
                               "(%s: %s)", self._polled.title, connection.id, error.__class__.__name__,
                               str(error)[:200])

@@ -9,6 +9,7 @@ import json
 from datetime import datetime, timezone
 
 import pytest
+from prometheus_client import REGISTRY
 
 from config.connections import ConnectionRegistry
 from consumers import order_polling
@@ -62,5 +63,8 @@ def test_bad_answers_are_counted_per_connection_and_the_pass_goes_on(world, stor
     [event] = world.read(topics.CART_ORDERS)
     assert event["connection_id"] == SOUND
     assert poller.bad_answers == {301: 1, 302: 1, 303: 1}
+    assert [REGISTRY.get_sample_value("cartbridge_order_polling_bad_answers_total",
+                                      {"platform": "woocommerce", "connection": str(n)}) for n in [*BAD_ANSWERS, SOUND]
+            ] == [1.0, 1.0, 1.0, None]
     lines = [r.getMessage() for r in caplog.records if "not understood" in r.getMessage()]
     assert len(lines) == 3 and all(f"connection {n} " in line for n, line in zip(BAD_ANSWERS, lines))
