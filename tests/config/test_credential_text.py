@@ -37,3 +37,17 @@ def test_whitespace_or_a_control_character_is_refused_naming_connection_and_fiel
 def test_a_credential_inside_is_kept_exactly():
     [connection] = load({**SHOPIFY, "access_token": "${TOKEN}"}, {"TOKEN": "shpat_a+b/c=="}).values()
     assert connection.access_token == "shpat_a+b/c=="
+
+
+@pytest.mark.parametrize("name", ["INFOPLUS_API_KEY", "INFOPLUS_WEBHOOK_SECRET"])
+@pytest.mark.parametrize("bad", ["infoplus-key-0123456789\n", " infoplus-key-0123456789", "infoplus\x00key"])
+def test_a_process_credential_with_whitespace_or_a_control_character_is_refused_naming_the_variable(name, bad):
+    from config.settings import Settings
+    with pytest.raises(ValueError, match=f"{name} has whitespace around it or a control character") as caught:
+        Settings.from_env({name: bad})
+    assert "infoplus-key" not in str(caught.value)
+
+
+def test_a_process_credential_is_kept_exactly():
+    from config.settings import Settings
+    assert Settings.from_env({"INFOPLUS_API_KEY": "a+b/c=="}).infoplus_api_key == "a+b/c=="
