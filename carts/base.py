@@ -6,6 +6,7 @@ from typing import Any, Callable, Iterator, Mapping, Protocol, TypeVar
 
 import requests
 
+from carts.onboarding import OnboardingFactory
 from carts.tracking import TrackingWriterFactory
 from schemas.connection import Connection
 from schemas.order import CartOrder
@@ -183,3 +184,4 @@ class CartPlatform:
     orders: OrderFetcherFactory | None = None  # thin order webhooks -> the order (carts/<platform>/orders.py)
     tracking: TrackingWriterFactory | None = None  # Infoplus shipments -> cart fulfillments (carts/<platform>/tracking.py)
     catalog: CatalogListerFactory | None = None  # every SKU the cart sells, for preview (carts/<platform>/catalog.py)
+    onboarding: OnboardingFactory | None = None  # webhooks and checks for cartbridge-connect (carts/<platform>/onboarding.py)

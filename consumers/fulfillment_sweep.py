@@ -23,6 +23,7 @@ from consumers.order_polling import stop_on_signals
 from events import topics
 from events.envelopes import make_envelope
 from events.publisher import Publisher
+from metrics.server import serve_if_configured
 from outbound.errors import OutboundError
 from outbound.http import new_session
 
@@ -67,6 +68,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"cannot start: {error}") from None
     publisher = Publisher(settings)
     session = new_session()
+    serve_if_configured(None if once else settings.metrics_port)  # its outbound calls, like every loop process
     stop = stop_on_signals()
     log.info("fulfillment sweep %s", "once" if once else f"every {interval:.0f} s")
     try:

@@ -105,3 +105,8 @@ class InfoplusClient:
         if response.status_code == 404:
             raise Permanent(f"POST {url} answered 404", status=404, body=response.text[:500], url=url)
         return response.json()
+
+    def get_record(self, resource: str, record_id: int | str) -> dict | None:
+        """One record by id (`lineOfBusiness`, `warehouse`, `orderSource`, `carrier` …); None when Infoplus has none."""
+        response = self._send("GET", f"{self._base}/{resource}/{record_id}", timeout=self._timeout)
+        return None if response.status_code == 404 else response.json()

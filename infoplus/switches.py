@@ -2,9 +2,9 @@
 
 Ops flip Sync Orders / Sync Inventory / Sync Tracking Data on the Infoplus ShoppingCartConnection record;
 consumers read them through `SwitchBoard`, which answers like the registry but with those three fields taken from
-`GET shoppingCartConnection/{id}`, cached for `ttl_seconds`. When Infoplus cannot be reached, the last known
-values hold (and that is logged); switches never default to "on" — if they were never read, the event waits
-(Retryable) rather than guessing.
+`GET shoppingCartConnection/{id}` (or, with several such connections, one paged listing of them all), cached for
+`ttl_seconds`. When Infoplus cannot be reached, the last known values hold (and that is logged); switches never
+default to "on" — if they were never read, the event waits (Retryable) rather than guessing.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from typing import Callable
 
 from config.connections import ConnectionRegistry
 from config.settings import Settings
-from infoplus.client import InfoplusClient
+from infoplus.client import SEARCH_PAGE_LIMIT, InfoplusClient
 from outbound.errors import OutboundError, Permanent, Retryable
 from schemas.connection import PREVIEWABLE, Connection
 
@@ -72,10 +72,31 @@ class SwitchBoard:
             return values
 
     def _fetch(self, connection_id: int) -> dict[str, bool]:
-        record = self._infoplus.get_shopping_cart_connection(connection_id)
-        if record is None:
+        """One GET while this is the only connection reading its switches from Infoplus; with more, every record
+        comes from one paged listing (`shoppingCartConnection/search`, 250 a page) cached for all of them, so the
+        calls per TTL stay flat as merchants are added (300 connections: 2 calls, not 300)."""
+        if sum(c.switches_from == "infoplus" for c in self._registry.all()) < 2:
+            record = self._infoplus.get_shopping_cart_connection(connection_id)
+            if record is None:
+                raise Permanent(f"Infoplus has no ShoppingCartConnection {connection_id}", status=404)
+            return _switch_values(record)
+        listed = self._list_all()
+        now = self._clock()
+        self._cache.update({other: (now, values) for other, values in listed.items() if other != connection_id})
+        if connection_id not in listed:
             raise Permanent(f"Infoplus has no ShoppingCartConnection {connection_id}", status=404)
-        return {name: record.get(field) is True for name, field in INFOPLUS_FIELDS.items()}
+        return listed[connection_id]
+
+    def _list_all(self) -> dict[int, dict[str, bool]]:
+        listed: dict[int, dict[str, bool]] = {}
+        page = 1
+        while True:
+            rows = self._infoplus.search("shoppingCartConnection", "id gt 0", page=page, sort="id")
+            listed.update({int(row["id"]): _switch_values(row) for row in rows if isinstance(row, dict)
+                           and str(row.get("id", "")).isdigit()})
+            if len(rows) < SEARCH_PAGE_LIMIT:
+                return listed
+            page += 1
 
     def _last_known(self, connection_id: int, cached: tuple | None, error: OutboundError) -> dict[str, bool]:
         if cached is None and isinstance(error, Permanent):
@@ -86,6 +107,10 @@ class SwitchBoard:
                     connection_id, error.reason, cached[1])
         self._cache[connection_id] = (self._clock(), cached[1])  # hold them a TTL more before asking again
         return cached[1]
+
+
+def _switch_values(record: dict) -> dict[str, bool]:
+    return {name: record.get(field) is True for name, field in INFOPLUS_FIELDS.items()}
 
 
 def held_back(connection: Connection, switches: dict[str, bool]) -> Connection:

@@ -43,6 +43,10 @@ POLLER_REJOIN_REBUILDS = Gauge(
     "(poller/leadership.py watchdog); since the process started")
 POLLER_LAST_CYCLE = Gauge(
     "cartbridge_poller_last_cycle_timestamp_seconds", "When this poller last finished a whole cycle (Unix time)")
+POLLER_UNCONNECTED_ROWS = Counter(
+    "cartbridge_poller_unconnected_rows", "Changed Infoplus records the poller read and did not publish because "
+    "their LOB has no connection (one search covers every LOB the API user sees), per source and LOB",
+    ["source", "lob"])
 POLLER_CURSOR_AGE = Gauge(
     "cartbridge_poller_cursor_age_seconds", "Now minus the cursor's newest Infoplus modifyDate, per source and LOB "
     "(grows while Infoplus has no change too: read it with the last cycle)", ["source", "lob"])

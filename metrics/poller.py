@@ -11,10 +11,11 @@ import os
 import socket
 import time
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable, Iterable
 
 from metrics.families import POLLER_CURSOR_AGE, POLLER_LAST_CYCLE, POLLER_LEADER, POLLER_REJOIN_REBUILDS
 from metrics.outbound import calls_made
+from poller.cursors import ALL_LOBS
 
 STATUS_KEY = "status:poller"
 
@@ -31,16 +32,22 @@ def cursor_age_seconds(since: str, now: float | None = None) -> float | None:
 
 
 class ObservedCursors:
-    """A CursorStore that keeps each cursor's age as a gauge (computed when scraped)."""
+    """A CursorStore that keeps each cursor's age as a gauge per source and LOB (computed when scraped).
 
-    def __init__(self, store) -> None:
+    One cursor now covers every LOB of its source (`shipments:all`, poller/cursors.py): each LOB with a connection
+    (`lobs()`) shows that cursor's age, so the gauge keeps its labels. Cursors per LOB an earlier version saved
+    are shown only until their source's own cursor is seen.
+    """
+
+    def __init__(self, store, lobs: Callable[[], Iterable[int]] = tuple) -> None:
         self._store = store
+        self._lobs = lobs
         self._since: dict[tuple[str, str], str] = {}
 
     def load(self) -> dict[str, dict[str, Any]]:
         values = self._store.load()
-        for name, value in values.items():
-            self._observe(name, value)
+        for name, value in sorted(values.items(), key=lambda item: item[0].endswith(":" + ALL_LOBS)):
+            self._observe(name, value)  # the cursors per LOB first: their source's own cursor replaces them
         return values
 
     def save(self, name: str, value: dict[str, Any]) -> None:
@@ -49,12 +56,25 @@ class ObservedCursors:
 
     def _observe(self, name: str, value: dict[str, Any]) -> None:
         source, _, lob = name.partition(":")
-        if not isinstance(value, dict) or "since" not in value or not lob.isdigit():
+        if not isinstance(value, dict) or "since" not in value:
             return  # switches:<id>, status:poller …
-        key = (source, lob)
+        if lob == ALL_LOBS:
+            self._observe_every_lob(source, value["since"])
+        elif lob.isdigit():
+            self._set((source, lob), value["since"])
+
+    def _observe_every_lob(self, source: str, since: str) -> None:
+        connected = {str(lob) for lob in self._lobs()}
+        for key in [key for key in self._since if key[0] == source and key[1] not in connected]:
+            POLLER_CURSOR_AGE.remove(*key)  # a LOB no longer connected: its age would mean nothing
+            del self._since[key]
+        for lob in connected:
+            self._set((source, lob), since)
+
+    def _set(self, key: tuple[str, str], since: str) -> None:
         if key not in self._since:
-            POLLER_CURSOR_AGE.labels(source, lob).set_function(lambda: cursor_age_seconds(self._since[key]) or 0.0)
-        self._since[key] = value["since"]
+            POLLER_CURSOR_AGE.labels(*key).set_function(lambda: cursor_age_seconds(self._since.get(key)) or 0.0)
+        self._since[key] = since
 
 
 class ObservedLeadership:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 
 from flask import Blueprint, abort, jsonify, redirect, render_template, request, url_for
 from kafka.errors import KafkaError
@@ -12,7 +13,9 @@ from events import topics
 from events.previews import CART_LISTING_COST, read_report
 from events.replay import ReplayError, Selection, refusal, replay
 from ops import auth
+from carts.onboarding import Mode
 from ops.cluster import FLOWS
+from ops.connect import connect
 from ops.services import services
 from outbound.errors import OutboundError
 
@@ -20,6 +23,7 @@ bp = Blueprint("ops", __name__, template_folder="templates")
 
 SIDE_TOPICS = [side(main) for main in topics.MAIN_TOPICS for side in (topics.dead_letters, topics.skipped)]
 MAX_REPLAY = 500
+CONNECT_MODES = {"check": Mode(dry_run=True), "connect": Mode(), "fix": Mode(fix=True)}
 
 
 @bp.errorhandler(KafkaError)
@@ -145,3 +149,15 @@ def preview():
         return render_template("error.html", message=f"the preview records could not be read: {error}"), 503
     return render_template("preview.html", previewing=previewing, report=report, connection=ops.switches(connection)[0],
                            listing_cost=CART_LISTING_COST, limit=500)
+
+
+@bp.post("/connect")
+def connect_store():
+    """`cartbridge-connect <id>` (`--dry-run` for "check", `--fix` for "fix") as a button: the same checklist."""
+    ops = services()
+    connection = ops.registry.get(request.form.get("connection", ""))
+    action = request.form.get("action", "check")
+    if connection is None or action not in CONNECT_MODES:
+        return render_template("connected.html", report=None, error="no such connection, or no such action"), 400
+    report = connect(connection, ops.settings, os.environ.get("CARTBRIDGE_PUBLIC_URL"), CONNECT_MODES[action])
+    return render_template("connected.html", report=report, action=action, error=None)

@@ -22,9 +22,10 @@ from schemas.connection import Connection
 
 def build(settings: Settings) -> Poller:
     publisher = Publisher(settings)
-    cursors = ObservedCursors(CursorStore(settings, CURSOR_TOPIC, publisher))  # cursor ages as metrics
-    cursors.load()  # creates the one-partition topic the leadership election runs on
     registry = ConnectionRegistry(settings.connections_file, settings.connections_reload_seconds)
+    cursors = ObservedCursors(CursorStore(settings, CURSOR_TOPIC, publisher),  # cursor ages as metrics, per LOB
+                              lobs=lambda: {connection.lob_id for connection in registry.all()})
+    cursors.load()  # creates the one-partition topic the leadership election runs on
     infoplus = InfoplusClient.from_settings(settings)
     switches = SwitchBoard(registry, infoplus, settings.infoplus_switches_ttl_seconds)
     resyncs = ResyncOnSwitch(switches, cursors, lambda connection: _resync(settings, infoplus, connection))

@@ -1,4 +1,5 @@
-"""The polling loop: for each LOB with a connection, each source, publish what changed since the cursor."""
+"""The polling loop: for each source, one search across every LOB for what changed since the source's cursor;
+what belongs to a LOB with a connection is published, the rest is counted and dropped."""
 from __future__ import annotations
 
 import logging
@@ -13,7 +14,9 @@ from config.settings import Settings
 from events.cursors import CursorStore
 from events.publisher import BrokerUnavailable, Publisher
 from infoplus.client import SEARCH_PAGE_LIMIT, InfoplusClient
+from metrics.families import POLLER_UNCONNECTED_ROWS
 from outbound.errors import OutboundError, Retryable
+from poller.cursors import cursor_key, upgraded
 from poller.leadership import Leadership
 from poller.order_snapshots import attach_orders
 from poller.sources import SOURCES, Cursor, Source
@@ -21,7 +24,6 @@ from poller.sources import SOURCES, Cursor, Source
 log = logging.getLogger("poller")
 CURSOR_TOPIC = "infoplus.poller.cursors"
 EVENT_SOURCE = "infoplus-poller"
-SOURCE_NAMES = {source.name for source in SOURCES}
 # A 429 or 5xx without Retry-After is asked again after 0.5 s, doubling up to this.
 MAX_RETRY_WAIT_SECONDS = 8.0
 
@@ -53,7 +55,7 @@ class Poller:
         self._publisher = publisher
         self._store = cursors
         self._leadership = leadership
-        self._cursors: dict[str, Cursor] | None = None  # loaded when leadership is acquired
+        self._saved: dict[str, dict] | None = None  # the cursor topic, read when leadership is acquired
         self._stopping = threading.Event()
         self._tasks = tasks
         self._retry_budget = 0.0  # seconds of 429/5xx waits this cycle may still spend
@@ -81,15 +83,14 @@ class Poller:
             self._publisher.close()
 
     def _cycle(self) -> float:
-        """One pass over every LOB and source; returns how long Infoplus asked us to wait (0 if it did not)."""
+        """One search per source across every LOB; returns how long Infoplus asked us to wait (0 if it did not)."""
         self._retry_budget = self._settings.infoplus_poll_retry_budget_seconds
         try:
-            if self._cursors is None:
-                self._cursors = {name: Cursor(**value) for name, value in self._store.load().items()
-                                 if name.partition(":")[0] in SOURCE_NAMES}  # the store holds other keys too
-            for lob_id in sorted({c.lob_id for c in self._registry.all()}):
-                for source in SOURCES:
-                    self._poll(source, lob_id)
+            if self._saved is None:
+                self._saved = self._store.load()
+            lobs = frozenset(connection.lob_id for connection in self._registry.all())
+            for source in SOURCES if lobs else ():  # no connection, nothing to publish: no call
+                self._poll(source, lobs)
             for task in self._tasks:
                 task.run()
         except Retryable as error:  # the cycle's retry budget is spent: the next cycle resumes at the cursor
@@ -105,23 +106,20 @@ class Poller:
         return 0.0
 
     def _lost_leadership(self) -> None:
-        self._cursors = None  # a new leader must read what the previous one wrote
+        self._saved = None  # a new leader must read what the previous one wrote
         for task in self._tasks:
             task.reset()
 
-    def _poll(self, source: Source, lob_id: int) -> None:
-        key = f"{source.name}:{lob_id}"
-        cursor = self._cursors.get(key) or self._first_cursor(key)
+    def _poll(self, source: Source, lobs: frozenset[int]) -> None:
+        cursor = self._cursor(source, lobs)
         page = 1
         while not self._stopping.is_set():
             self._check_leading()
-            rows = self._search_page(source, lob_id, cursor, page)
-            self._publish(source, lob_id, [row for row in rows if cursor.is_new(row)])
-            advanced = cursor.advanced(rows)
+            rows = self._search_page(source, cursor, page)
+            self._publish(source, [row for row in rows if cursor.is_new(row)], lobs)
+            advanced = cursor.advanced(rows)  # over every row read, connected or not: the next search starts past them
             if advanced != cursor:
-                self._check_leading()  # a copy that lost leadership must not save an older cursor
-                self._store.save(key, advanced.to_dict())  # only after the events are acknowledged
-                self._cursors[key] = advanced
+                self._save(source, advanced)  # only after the events are acknowledged
             if len(rows) < SEARCH_PAGE_LIMIT:
                 return
             # Keyset paging: the next page starts at the advanced cursor — unless the whole page shared the
@@ -133,14 +131,14 @@ class Poller:
         if not self._leadership.held():
             raise LeadershipLost()
 
-    def _search_page(self, source: Source, lob_id: int, cursor: Cursor, page: int) -> list[dict]:
+    def _search_page(self, source: Source, cursor: Cursor, page: int) -> list[dict]:
         """One page; a 429 or 5xx is waited out (Retry-After, else a short back-off) and the same page asked again
         within this cycle — a throttled minute costs seconds, not whole intervals — until the cycle's retry budget
         is spent. Leadership is checked after each wait: a copy that lost it must not poll on."""
         attempt = 0
         while True:
             try:
-                return self._infoplus.search(source.resource, source.filter(lob_id, cursor.since), page=page,
+                return self._infoplus.search(source.resource, source.filter(cursor.since), page=page,
                                              sort="modifyDate")
             except Retryable as error:
                 attempt += 1
@@ -149,29 +147,66 @@ class Poller:
                 if wait > self._retry_budget or self._stopping.is_set():
                     raise
                 self._retry_budget -= wait
-                log.info("%s:%d: %s; asking again in %.1f s", source.name, lob_id, error.reason, wait)
+                log.info("%s: %s; asking again in %.1f s", source.name, error.reason, wait)
                 self._stopping.wait(wait)
                 if not self._leadership.held():
                     raise LeadershipLost() from error
 
-    def _first_cursor(self, key: str) -> Cursor:
-        """A source and LOB never polled before start a little in the past — once: saved at once, so an empty
-        first answer does not let the starting point slide forward with the clock."""
-        cursor = Cursor(iso_ago(self._settings.infoplus_poll_initial_lookback_seconds))
-        self._check_leading()  # another leader may have saved this key since our cursors were read
-        self._store.save(key, cursor.to_dict())
-        self._cursors[key] = cursor
+    def _cursor(self, source: Source, lobs: frozenset[int]) -> Cursor:
+        saved = self._saved.get(cursor_key(source.name))
+        if isinstance(saved, dict):
+            return Cursor.from_dict(saved)
+        return self._first_cursor(source, lobs)
+
+    def _first_cursor(self, source: Source, lobs: frozenset[int]) -> Cursor:
+        """A source without a cursor of its own starts at the oldest of the cursors per LOB an earlier version
+        saved (poller/cursors.py), else a little in the past — once: saved at once, so an empty first answer does
+        not let the starting point slide forward with the clock."""
+        never_polled = iso_ago(self._settings.infoplus_poll_initial_lookback_seconds)
+        cursor = upgraded(source.name, self._saved, lobs, never_polled)
+        if cursor is None:
+            cursor = Cursor(never_polled)
+        else:
+            log.info("%s: one cursor for every LOB now, starting at the oldest of the cursors per LOB: %s",
+                     source.name, cursor.since)
+        self._save(source, cursor)
         return cursor
 
-    def _publish(self, source: Source, lob_id: int, rows: list[dict]) -> None:
+    def _save(self, source: Source, cursor: Cursor) -> None:
+        self._check_leading()  # a copy that lost leadership must not save an older cursor
+        self._store.save(cursor_key(source.name), cursor.to_dict())
+        self._saved[cursor_key(source.name)] = cursor.to_dict()
+
+    def _publish(self, source: Source, rows: list[dict], lobs: frozenset[int]) -> None:
         events = []
-        for row in rows:
+        for row in _connected(source, rows, lobs):
             try:
                 events.append(source.to_event(source.schema.load(row), row, EVENT_SOURCE))
-            except ValidationError as error:  # e.g. a shipment without a tracking number yet: its next change comes back
+            except ValidationError as error:  # e.g. a shipment without a tracking number yet: its next change is read
                 log.warning("%s record %s not published: %s", source.name, row.get("id"), error.messages)
         if events and source.name == "shipments":
-            attach_orders(self._infoplus, lob_id, events)  # one page instead of a GET per shipment
+            attach_orders(self._infoplus, events)  # one page for the page of shipments instead of a GET each
         if events:
             self._publisher.publish_many(events[0][0], [(key, envelope) for _, key, envelope in events])
             log.info("published %d %s events", len(events), source.name)
+
+
+def _connected(source: Source, rows: list[dict], lobs: frozenset[int]) -> list[dict]:
+    """The rows of connected LOBs; the others (the API user sees every LOB of the 3PL) are counted, per LOB."""
+    kept = []
+    for row in rows:
+        lob = _lob_of(row)
+        if lob in lobs:
+            kept.append(row)
+        else:
+            POLLER_UNCONNECTED_ROWS.labels(source.name, str(lob)).inc()
+    if len(kept) < len(rows):
+        log.debug("%d %s rows of LOBs without a connection not published", len(rows) - len(kept), source.name)
+    return kept
+
+
+def _lob_of(row: dict) -> int | None:
+    try:
+        return int(row.get("lobId"))
+    except (TypeError, ValueError):
+        return None

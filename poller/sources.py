@@ -18,8 +18,9 @@ class Source:
     schema: Schema
     to_event: Callable  # (record, original, source) -> (topic, key, envelope)
 
-    def filter(self, lob_id: int, since: str) -> str:
-        return f"lobId eq {lob_id} and modifyDate ge {quote_filter_value(since)}"
+    def filter(self, since: str) -> str:
+        """Every LOB the API user sees, in one search (no `lobId` term): a cycle's cost does not grow with them."""
+        return f"modifyDate ge {quote_filter_value(since)}"
 
 
 SOURCES = (
@@ -30,7 +31,7 @@ SOURCES = (
 
 @dataclass
 class Cursor:
-    """Where one source of one LOB resumes: its newest `modifyDate`, and the ids already seen at that instant.
+    """Where one source resumes (for every LOB): its newest `modifyDate`, and the ids already seen at that instant.
 
     Polling asks for `modifyDate ge since` (not `gt`): records that share the newest timestamp but arrived after
     the last poll are not skipped, and the ids seen at `since` are not published twice.
@@ -52,3 +53,7 @@ class Cursor:
 
     def to_dict(self) -> dict:
         return {"since": self.since, "ids_at_since": self.ids_at_since}
+
+    @classmethod
+    def from_dict(cls, value: dict) -> "Cursor":
+        return cls(value["since"], list(value.get("ids_at_since") or []))

@@ -28,6 +28,7 @@ import zlib
 from datetime import datetime, timezone
 from email.utils import format_datetime
 from typing import Any, Iterable, Mapping
+from urllib.parse import urlsplit
 
 from .httpserver import HttpError, Request, Response, StandIn, json_response, ok, route
 
@@ -146,7 +147,10 @@ class BigCommerceStandIn(StandIn):
     def reset_state(self) -> None:
         with self._state_lock:
             self.locations = list(self._initial_locations)
+            self.disabled_locations: set[int] = set()
             self._orders: dict[int, dict[str, Any]] = {}
+            self._hooks: dict[int, dict[str, Any]] = {}
+            self._hook_ids = itertools.count(22000)
             self._variants: list[dict[str, Any]] = []
             self._levels: dict[tuple[str, int], int] = {}
             self._adjustments: list[dict[str, Any]] = []
@@ -427,6 +431,78 @@ class BigCommerceStandIn(StandIn):
                 "inventory_warning_level": 0, "purchasing_disabled": False,
                 "purchasing_disabled_message": "", "option_values": []}
 
+    # ---- v2 order list, v3 webhooks and locations (what cartbridge-connect reads) --------------
+    @route("GET", r"v2/orders")
+    def _list_orders(self, req: Request) -> Response:
+        limit, page = _int(req.query.get("limit") or 50) or 50, _int(req.query.get("page") or 1) or 1
+        with self._state_lock:
+            rows = [self._order_view(o) for o in sorted(self._orders.values(), key=lambda o: o["id"])]
+        return v2_list(rows[(page - 1) * limit: page * limit])
+
+    @route("GET", r"v3/hooks")
+    def _list_hooks(self, req: Request) -> Response:
+        page, limit = _v3_paging(req)
+        with self._state_lock:
+            rows = [dict(h) for h in sorted(self._hooks.values(), key=lambda h: h["id"])]
+        pages = max(1, math.ceil(len(rows) / limit))
+        meta = {"pagination": {"total": len(rows), "per_page": limit, "current_page": page, "total_pages": pages}}
+        return ok({"data": rows[(page - 1) * limit: page * limit], "meta": meta})
+
+    @route("POST", r"v3/hooks")
+    def _create_hook(self, req: Request) -> Response:
+        body = _hook_body(req, creating=True)
+        with self._state_lock:
+            hook_id = next(self._hook_ids)
+            now = int(time.time())
+            self._hooks[hook_id] = {"id": hook_id, "client_id": "cartbridge-app", "store_hash": self.store_hash,
+                                    "scope": body["scope"], "destination": body["destination"],
+                                    "is_active": body.get("is_active", True), "headers": body.get("headers"),
+                                    "created_at": now, "updated_at": now}
+            return ok({"data": dict(self._hooks[hook_id]), "meta": {}})
+
+    @route("PUT", r"v3/hooks/(?P<id>\d+)")
+    def _update_hook(self, req: Request) -> Response:
+        body = _hook_body(req, creating=False)
+        with self._state_lock:
+            hook = self._hook_or_404(req.params["id"])
+            hook.update({k: body[k] for k in ("scope", "destination", "is_active", "headers") if k in body},
+                        updated_at=int(time.time()))
+            return ok({"data": dict(hook), "meta": {}})
+
+    @route("DELETE", r"v3/hooks/(?P<id>\d+)")
+    def _delete_hook(self, req: Request) -> Response:
+        with self._state_lock:
+            hook = self._hook_or_404(req.params["id"])
+            del self._hooks[hook["id"]]
+            return ok({"data": dict(hook), "meta": {}})
+
+    def _hook_or_404(self, hook_id: str) -> dict[str, Any]:
+        found = self._hooks.get(int(hook_id))
+        if found is None:
+            raise v3_error(404, "Webhook not found")
+        return found
+
+    @route("GET", r"v3/inventory/locations")
+    def _list_locations(self, req: Request) -> Response:
+        wanted = {int(x) for x in (req.query.get("location_id:in") or "").split(",") if x.strip().isdigit()}
+        with self._state_lock:
+            rows = [{"id": loc, "code": f"BC-LOCATION-{loc}", "label": "Default location" if loc == 1
+                     else f"Location {loc}", "enabled": loc not in self.disabled_locations,
+                     "type_id": "PHYSICAL"} for loc in self.locations if not wanted or loc in wanted]
+        return ok({"data": rows, "meta": {}})
+
+    def hooks(self) -> list[dict[str, Any]]:
+        with self._state_lock:
+            return [dict(h) for h in sorted(self._hooks.values(), key=lambda h: h["id"])]
+
+    def add_hook(self, scope: str, destination: str, **fields: Any) -> dict[str, Any]:
+        """A hook this app made earlier (a test helper)."""
+        with self._state_lock:
+            hook_id = next(self._hook_ids)
+            self._hooks[hook_id] = {"id": hook_id, "scope": scope, "destination": destination, "is_active": True,
+                                    **fields}
+            return dict(self._hooks[hook_id])
+
     # ---- test helpers (Python, not HTTP) ---------------------------------------------------
     def add_order(self, order_id: int | None = None, status_id: int = 11,
                   products: Iterable[Mapping[str, Any]] = DEFAULT_PRODUCTS,
@@ -570,6 +646,23 @@ class BigCommerceStandIn(StandIn):
 def v2_list(rows: list[dict[str, Any]]) -> Response:
     """A v2 collection: the rows, or `204 No Content` with no body when there are none."""
     return (200, {}, copy.deepcopy(rows)) if rows else (204, {}, None)
+
+
+def _hook_body(req: Request, *, creating: bool) -> dict[str, Any]:
+    """BigCommerce's refusals: a known scope, an https destination on port 443 (the stand-in also takes http on a
+    loopback host, where bin/dev runs)."""
+    if req.json_error or not isinstance(req.json, dict):
+        raise v3_error(400, "Input is invalid")
+    body = req.json
+    if (creating or "scope" in body) and not str(body.get("scope") or "").startswith("store/"):
+        raise v3_error(422, "JSON data is missing or invalid", {"scope": "scope is required and must be valid"})
+    if creating or "destination" in body:
+        target = urlsplit(str(body.get("destination") or ""))
+        loopback = target.scheme == "http" and target.hostname in ("127.0.0.1", "localhost")
+        if not loopback and (target.scheme != "https" or target.port not in (None, 443)):
+            raise v3_error(422, "JSON data is missing or invalid",
+                           {"destination": "destination must be a valid https URL on port 443"})
+    return body
 
 
 def _v2_body(req: Request) -> dict[str, Any]:

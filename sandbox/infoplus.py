@@ -368,6 +368,27 @@ class InfoplusStandIn(StandIn):
     def _get_connection(self, req: Request) -> Response:
         return ok(self._by_id(self.connection_table, req.params["id"], "ShoppingCartConnection"))
 
+    # ---- the records a connection names (what cartbridge-connect checks) ----------------------
+    @route("GET", r"(?P<resource>lineOfBusiness|warehouse|orderSource|carrier)/(?P<id>[^/]+)")
+    def _get_reference(self, req: Request) -> Response:
+        found = self.references.get(req.params["resource"], {}).get(req.params["id"])
+        if found is None:
+            raise fail(404, f"{req.params['resource']} not found")
+        return ok(dict(found))
+
+    @property
+    def references(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """resource -> id (as text) -> record. Seeded with what the tests' and bin/dev's connections name: LOB
+        10000, warehouse 1000, order sources 55-58 of LOB 10000, carrier 1; add or remove records to test."""
+        if not hasattr(self, "_references"):
+            self._references = {
+                "lineOfBusiness": {"10000": {"id": 10000, "name": "Sample LOB"}},
+                "warehouse": {"1000": {"id": 1000, "name": "Main Warehouse"}},
+                "orderSource": {str(n): {"id": n, "lobId": 10000, "name": f"Cart {n}"} for n in (55, 56, 57, 58)},
+                "carrier": {"1": {"id": 1, "label": "UPS Ground", "carrier": 100}},
+            }
+        return self._references
+
     @staticmethod
     def _by_id(table: Table, text: str, kind: str) -> dict[str, Any]:
         row = table.get(int(text)) if text.isdigit() else None

@@ -11,7 +11,7 @@ partner and third-party examples and refuses anything else with a 400):
 `eq` compares numerically when both sides are numbers (`orderNo eq 1234` matches 1234.0, and
 `customerOrderNo eq 1001` matches "1001" as the Woo connector relies on); `gt/lt/ge/le` compare
 numbers or ISO-8601 dates (a date without a zone is taken as UTC); `like` is SQL LIKE with `%`
-and `_`, case-insensitive. `sort` is `field` or `!field` (descending), comma-separated.
+and `_`, case-insensitive. `sort` is `field` or `!field` (descending), comma-separated; dates sort as instants.
 """
 from __future__ import annotations
 
@@ -148,5 +148,9 @@ def sort_records(records: list[dict[str, Any]], sort: str | None) -> list[dict[s
 
 
 def _sort_key(value: Any) -> tuple[int, Any]:
+    """Numbers, then dates as instants (`...Z` and `+00:00` forms of one moment sort together), then text."""
     number = _number(value)
-    return (0, number) if number is not None else (1, str(value))
+    if number is not None:
+        return (0, number)
+    moment = _date(value)
+    return (1, moment) if moment is not None else (2, str(value))

@@ -249,6 +249,7 @@ class MagentoStandIn(StandIn):
         self.bearer_allowed = bearer_allowed
         self.store_codes = {"default", "all", *store_codes}
         self.sources = set(sources)
+        self.disabled_sources: set[str] = set()
         self._state_lock = threading.RLock()
         self.reset_state()
         super().__init__(port)
@@ -464,6 +465,15 @@ class MagentoStandIn(StandIn):
             return search([copy.deepcopy(product) for product in self._products.values()], criteria)
 
     # ---- inventory (MSI) ----------------------------------------------------------------------
+    @route("GET", ROOT + r"inventory/sources/(?P<code>[A-Za-z0-9_-]+)")
+    def _get_source(self, req: Request) -> Response:
+        code = req.params["code"]
+        if code not in self.sources:
+            return json_response(404, {"message": 'Source item with code "%1" does not exist.',
+                                       "parameters": [code]})
+        return ok({"source_code": code, "name": "Default Source" if code == "default" else code.title(),
+                   "enabled": code not in self.disabled_sources, "country_id": "US", "postcode": "00000"})
+
     @route("GET", ROOT + r"inventory/source-items")
     def _list_source_items(self, req: Request) -> Response:
         criteria = search_criteria(req.query)

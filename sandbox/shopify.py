@@ -1,8 +1,11 @@
 """Local stand-in for the Shopify Admin GraphQL API (reference/cart-apis.md §1.2-1.4).
 
-`POST /admin/api/<version>/graphql.json` with header `X-Shopify-Access-Token`. Each root field is
-one method: `query_<field>` or `mutation_<field>`, taking the resolved arguments and returning the
-full object; the mini executor then keeps only the fields the client selected. State (variants,
+`POST /admin/api/<version>/graphql.json` with header `X-Shopify-Access-Token`. Every request is parsed,
+validated against Shopify's own Admin schema (sandbox/schemas/) and its variables coerced before anything runs
+(sandbox/shopify_graphql.py); a request Shopify would refuse is refused the same way (HTTP 200 with `errors`) and
+fails the test that sent it when the stand-in stops (see `invalid_requests`). Each root field is one method:
+`query_<field>` or `mutation_<field>`, taking the coerced arguments and returning the full object; the
+schema-driven executor keeps only the fields the client selected. State (variants,
 inventory levels, orders with fulfillment orders and fulfillments) is kept in memory and seeded
 with the Python helpers (`add_variant`, `add_order`, `add_fulfillment`).
 
@@ -24,8 +27,10 @@ import time
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
-from . import minigraphql as gql
+from . import schemas
+from . import shopify_graphql as gql
 from .httpserver import HttpError, Request, Response, StandIn, json_response, ok, route
+from .shopify_app import AppInstallationShop
 from .shopify_fulfillment import FulfillmentServiceShop
 
 DEFAULT_LOCATION = "gid://shopify/Location/1"
@@ -143,7 +148,7 @@ class _Bucket:
                 "restoreRate": RESTORE_RATE}
 
 
-class ShopifyStandIn(FulfillmentServiceShop, StandIn):
+class ShopifyStandIn(AppInstallationShop, FulfillmentServiceShop, StandIn):
     """The Shopify Admin GraphQL API of one shop.
 
     Throttling is real (2000-point bucket, 100 points/s, 1000 max per query) and can be forced
@@ -159,8 +164,25 @@ class ShopifyStandIn(FulfillmentServiceShop, StandIn):
         self.shop_name = shop_name
         self._initial_locations = [to_gid("Location", loc) for loc in locations]
         self._state_lock = threading.RLock()
+        self.invalid_requests: list[dict[str, Any]] = []  # {"query", "errors"}; kept across reset(): see __exit__
         self.reset_state()
+        schemas.admin_schema(schemas.newest_version())  # built once per process, not in a first request
         super().__init__(port)
+
+    def __exit__(self, *exc: object) -> None:
+        """A test that sent a request Shopify would refuse fails here, naming it (unless it took them back
+        with `take_invalid_requests`, or already fails)."""
+        super().__exit__(*exc)
+        refused = self.take_invalid_requests()
+        if refused and exc[0] is None:
+            raise AssertionError(f"the Shopify stand-in refused {len(refused)} request(s) as Shopify would "
+                                 f"(invalid against the Admin schema): {refused}")
+
+    def take_invalid_requests(self) -> list[dict[str, Any]]:
+        """The requests refused as invalid so far (for tests that send them on purpose); forgets them."""
+        with self._state_lock:
+            taken, self.invalid_requests = self.invalid_requests, []
+            return taken
 
     def reset_state(self) -> None:
         with self._state_lock:
@@ -175,6 +197,7 @@ class ShopifyStandIn(FulfillmentServiceShop, StandIn):
             self.service_writes = 0
             self._answer_failures = 0
             self.api_version = ""
+            self.reset_app_state()  # webhook subscriptions, access scopes (sandbox/shopify_app.py)
 
     def _new_id(self, kind: str) -> str:
         return gid(kind, next(self._ids))
@@ -196,13 +219,15 @@ class ShopifyStandIn(FulfillmentServiceShop, StandIn):
 
     @route("POST", r"/admin/api/(?P<version>\d{4}-\d{2}|unstable)/graphql\.json")
     def _graphql(self, req: Request) -> Response:
-        query, variables = self._graphql_payload(req)
-        try:
-            op = gql.parse(query)
-        except gql.GraphQLSyntaxError as err:
-            return ok({"errors": [{"message": str(err)}]})
+        query, variables, operation_name = self._graphql_payload(req)
+        version = req.params["version"]
+        schema = schemas.admin_schema(schemas.nearest_version(version))
+        prepared = gql.prepare(schema, query, variables, operation_name)
         with self._state_lock:  # one operation at a time, like a single shop's database
-            return ok(self._run_operation(op, variables, req.params["version"]))
+            if isinstance(prepared, list):
+                self.invalid_requests.append({"query": query, "errors": prepared})
+                return ok({"errors": prepared})
+            return ok(self._run_operation(schema, prepared, version))
 
     @route("GET", r"/_sandbox/state", public=True)
     def _sandbox_state(self, req: Request) -> Response:
@@ -210,20 +235,19 @@ class ShopifyStandIn(FulfillmentServiceShop, StandIn):
         return ok(self.state())
 
     @staticmethod
-    def _graphql_payload(req: Request) -> tuple[str, dict[str, Any]]:
+    def _graphql_payload(req: Request) -> tuple[str, dict[str, Any], str | None]:
         body = req.json if isinstance(req.json, dict) else {}
         if not isinstance(body.get("query"), str):
             raise HttpError(400, {"errors": {"query": "Required parameter missing or invalid"}})
-        return body["query"], body.get("variables") or {}
+        return body["query"], body.get("variables") or {}, body.get("operationName")
 
-    def _run_operation(self, op: gql.Operation, variables: dict[str, Any],
-                       version: str) -> dict[str, Any]:
-        requested = gql.requested_cost(op, variables)
+    def _run_operation(self, schema: Any, op: gql.Operation, version: str) -> dict[str, Any]:
+        requested = gql.requested_cost(op)
         refused = self._throttle_check(requested)
         if refused is not None:
             return refused
-        data, errors = gql.execute(op, lambda f, args: self._resolve(op.kind, f, args, version),
-                                   variables)
+        data, errors = gql.execute(schema, op, lambda kind, name, args: self._resolve(kind, name, args,
+                                                                                   version))
         actual = gql.actual_cost(op, data)
         self._bucket.available -= actual
         answer: dict[str, Any] = {"data": data, "extensions": {"cost": {
@@ -246,12 +270,11 @@ class ShopifyStandIn(FulfillmentServiceShop, StandIn):
         return _refusal(requested, self._bucket.status(0 if forced else available), "THROTTLED",
                         "Throttled", documentation="https://shopify.dev/api/usage/rate-limits")
 
-    def _resolve(self, kind: str, fld: gql.Field, args: dict[str, Any], version: str) -> Any:
-        handler = getattr(self, f"{kind}_{fld.name}", None)
-        if handler is None:
-            type_name = "QueryRoot" if kind == "query" else "Mutation"
-            raise gql.GraphQLError(f"Field '{fld.name}' doesn't exist on type '{type_name}'",
-                                   code="undefinedField", typeName=type_name, fieldName=fld.name)
+    def _resolve(self, kind: str, name: str, args: dict[str, Any], version: str) -> Any:
+        handler = getattr(self, f"{kind}_{name}", None)
+        if handler is None:  # in Shopify's schema (validation passed) but not in the stand-in
+            raise gql.GraphQLError(f"The Shopify stand-in does not implement {kind} field {name!r}: add "
+                                   f"{kind}_{name} to sandbox/shopify.py", code="SANDBOX_UNSUPPORTED")
         self.api_version = version  # under the state lock: one operation at a time
         return handler(args)
 
@@ -325,10 +348,6 @@ class ShopifyStandIn(FulfillmentServiceShop, StandIn):
         if variant is None or variant["productId"] != product_id:
             return [user_error(path + ["id"], "Product variant does not exist",
                                "PRODUCT_VARIANT_DOES_NOT_EXIST")]
-        if update.get("inventoryPolicy", "DENY") not in ("CONTINUE", "DENY"):
-            raise gql.GraphQLError(f"Variable $variants of type [ProductVariantsBulkInput!]! was "
-                                   f"provided invalid value for {i}.inventoryPolicy",
-                                   code="INVALID_VARIABLE")
         return []
 
     # ---- inventory -------------------------------------------------------------------------
@@ -346,8 +365,6 @@ class ShopifyStandIn(FulfillmentServiceShop, StandIn):
     def _quantity_errors(self, i: int, q: dict[str, Any], payload: dict[str, Any],
                          version: str) -> list[dict[str, Any]]:
         path = ["input", "quantities", str(i)]
-        if not isinstance(q.get("quantity"), int) or isinstance(q.get("quantity"), bool):
-            raise _invalid_variable(path, "quantity", "Expected an Int")
         missing = self._level_lookup_error(path, q.get("inventoryItemId"), q.get("locationId"))
         if missing:
             return [missing]

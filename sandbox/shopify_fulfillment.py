@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from . import minigraphql as gql
+from . import shopify_graphql as gql
 
 _BY_ASSIGNMENT = {"FULFILLMENT_REQUESTED": {"SUBMITTED"}, "FULFILLMENT_ACCEPTED": {"ACCEPTED"},
                   "CANCELLATION_REQUESTED": {"CANCELLATION_REQUESTED"},

@@ -275,6 +275,8 @@ class WooCommerceStandIn(StandIn):
             self._emails: list[dict[str, Any]] = []
             self._note_ids = itertools.count(5001)
             self._order_ids = itertools.count(727)
+            self._webhooks: dict[int, dict[str, Any]] = {}
+            self._webhook_ids = itertools.count(1)
 
     @property
     def store_url(self) -> str:
@@ -564,6 +566,73 @@ class WooCommerceStandIn(StandIn):
             raise wp_error(404, "woocommerce_rest_order_invalid_id", "Order ID is invalid.")
         return found
 
+    # ---- webhooks (wc/v3/webhooks) ---------------------------------------------------------
+    @route("GET", r"webhooks")
+    def _list_webhooks(self, req: Request) -> Response:
+        with self._state_lock:
+            rows = [_webhook_view(w) for w in sorted(self._webhooks.values(), key=lambda w: w["id"])]
+        return page_of(req, rows)
+
+    @route("POST", r"webhooks")
+    def _create_webhook(self, req: Request) -> Response:
+        body = _body(req)
+        _check_webhook(body, creating=True)
+        with self._state_lock:
+            webhook_id = next(self._webhook_ids)
+            stamp = wc_date()
+            self._webhooks[webhook_id] = {
+                "id": webhook_id, "name": str(body.get("name") or f"Webhook created on {stamp}"),
+                "status": body.get("status", "active"), "topic": body["topic"], "delivery_url": body["delivery_url"],
+                "secret": str(body.get("secret") or ""), "date_created_gmt": stamp, "date_modified_gmt": stamp,
+                "api_version": "wp_api_v3"}
+            return 201, {}, _webhook_view(self._webhooks[webhook_id])
+
+    @route("PUT", r"webhooks/(?P<id>\d+)")
+    @route("POST", r"webhooks/(?P<id>\d+)")
+    def _update_webhook(self, req: Request) -> Response:
+        body = _body(req)
+        _check_webhook(body, creating=False)
+        with self._state_lock:
+            webhook = self._webhook_or_404(req.params["id"])
+            webhook.update({k: body[k] for k in ("name", "status", "topic", "delivery_url", "secret") if k in body},
+                           date_modified_gmt=wc_date())
+            return ok(_webhook_view(webhook))
+
+    @route("DELETE", r"webhooks/(?P<id>\d+)")
+    def _delete_webhook(self, req: Request) -> Response:
+        if req.query.get("force") not in ("true", "1"):
+            raise wp_error(501, "woocommerce_rest_trash_not_supported", "Webhooks do not support trashing.")
+        with self._state_lock:
+            webhook = self._webhook_or_404(req.params["id"])
+            del self._webhooks[webhook["id"]]
+            return ok(_webhook_view(webhook))
+
+    def _webhook_or_404(self, webhook_id: str) -> dict[str, Any]:
+        found = self._webhooks.get(int(webhook_id))
+        if found is None:
+            raise wp_error(404, "woocommerce_rest_webhook_invalid_id", "Invalid ID.")
+        return found
+
+    def webhooks(self) -> list[dict[str, Any]]:
+        """Every webhook as stored, secrets included (a test helper)."""
+        with self._state_lock:
+            return copy.deepcopy(sorted(self._webhooks.values(), key=lambda w: w["id"]))
+
+    def add_webhook(self, topic: str, delivery_url: str, **fields: Any) -> dict[str, Any]:
+        """A webhook made by hand or by another app (a test helper)."""
+        with self._state_lock:
+            webhook_id = next(self._webhook_ids)
+            self._webhooks[webhook_id] = {"id": webhook_id, "name": f"Webhook {webhook_id}", "status": "active",
+                                          "topic": topic, "delivery_url": delivery_url, "secret": "",
+                                          "api_version": "wp_api_v3", **fields}
+            return copy.deepcopy(self._webhooks[webhook_id])
+
+    @route("GET", r"/wp-json/wc-shipment-tracking/v3/?")
+    def _tracking_namespace(self, req: Request) -> Response:
+        """WordPress's index of a REST namespace: there only while the extension is installed."""
+        self._tracking_installed()
+        return ok({"namespace": "wc-shipment-tracking/v3", "routes": {}})
+
     # ---- test helpers (Python, not HTTP) ---------------------------------------------------
     def add_order(self, order_id: int | None = None, status: str = "processing",
                   line_items: Iterable[Mapping[str, Any]] = DEFAULT_LINES,
@@ -681,8 +750,32 @@ class WooCommerceStandIn(StandIn):
                 "products": [self._product_view(p) for p in self._products.values()],
                 "notes": {str(k): v for k, v in self._notes.items()},
                 "trackings": {str(k): v for k, v in self._trackings.items()},
+                "webhooks": [_webhook_view(w) for w in self._webhooks.values()],
                 "emails": self._emails})
 
+
+
+# ---- webhooks ----------------------------------------------------------------------------------
+WEBHOOK_TOPICS = frozenset({f"{resource}.{event}" for resource in ("order", "product", "customer", "coupon")
+                            for event in ("created", "updated", "deleted", "restored")})
+
+
+def _check_webhook(body: Mapping[str, Any], *, creating: bool) -> None:
+    """WooCommerce's own refusals (WC_REST_Webhooks_Controller): a topic it knows, an http(s) delivery URL."""
+    if (creating or "topic" in body) and str(body.get("topic") or "").lower() not in WEBHOOK_TOPICS:
+        raise wp_error(400, "woocommerce_rest_webhook_invalid_topic", "Webhook topic is required and must be valid.")
+    url = str(body.get("delivery_url") or "")
+    if (creating or "delivery_url" in body) and not url.startswith(("http://", "https://")):
+        raise wp_error(400, "woocommerce_rest_webhook_invalid_delivery_url",
+                       "Webhook delivery URL must be a valid URL starting with http:// or https://.")
+    if "status" in body and body["status"] not in ("active", "paused", "disabled"):
+        raise invalid_param("status", "status is not one of active, paused, and disabled.")
+
+
+def _webhook_view(webhook: Mapping[str, Any]) -> dict[str, Any]:
+    """What the API answers: everything but the secret (it signs deliveries; it is never read back)."""
+    resource, _, event = webhook["topic"].partition(".")
+    return {**{k: v for k, v in webhook.items() if k != "secret"}, "resource": resource, "event": event}
 
 # ---- small pure helpers ----------------------------------------------------------------------
 def _dates_match(order: Mapping[str, Any], bounds: list[tuple[str, datetime, int]]) -> bool:

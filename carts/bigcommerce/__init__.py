@@ -3,8 +3,10 @@ from carts.base import CartPlatform
 from carts.bigcommerce.catalog import BigCommerceCatalog
 from carts.bigcommerce.deliveries import BigCommerceDeliveries
 from carts.bigcommerce.inventory import BigCommerceStock
+from carts.bigcommerce.onboarding import BigCommerceOnboarding
 from carts.bigcommerce.orders import BigCommerceOrders
 from carts.bigcommerce.tracking import BigCommerceTracking
 
 PLATFORM = CartPlatform(name="bigcommerce", deliveries=BigCommerceDeliveries(), orders=BigCommerceOrders,
-                        stock=BigCommerceStock, tracking=BigCommerceTracking, catalog=BigCommerceCatalog)
+                        stock=BigCommerceStock, tracking=BigCommerceTracking, catalog=BigCommerceCatalog,
+                        onboarding=BigCommerceOnboarding)

@@ -4,7 +4,9 @@ from carts.base import CartPlatform
 from carts.magento.catalog import MagentoCatalog
 from carts.magento.deliveries import MagentoDeliveries
 from carts.magento.inventory import MagentoStock
+from carts.magento.onboarding import MagentoOnboarding
 from carts.magento.tracking import MagentoTracking
 
 PLATFORM = CartPlatform(name="magento", deliveries=MagentoDeliveries(), stock=MagentoStock,
-                        tracking=MagentoTracking, catalog=MagentoCatalog)
+                        tracking=MagentoTracking, catalog=MagentoCatalog,
+                        onboarding=MagentoOnboarding)

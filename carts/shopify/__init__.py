@@ -3,7 +3,8 @@ from carts.base import CartPlatform
 from carts.shopify.catalog import ShopifyCatalog
 from carts.shopify.deliveries import ShopifyDeliveries
 from carts.shopify.inventory import ShopifyStock
+from carts.shopify.onboarding import ShopifyOnboarding
 from carts.shopify.tracking import ShopifyTracking
 
 PLATFORM = CartPlatform(name="shopify", deliveries=ShopifyDeliveries(), tracking=ShopifyTracking,
-                        stock=ShopifyStock, catalog=ShopifyCatalog)
+                        stock=ShopifyStock, catalog=ShopifyCatalog, onboarding=ShopifyOnboarding)

@@ -5,9 +5,12 @@ from __future__ import annotations
 import time
 from datetime import datetime, timedelta
 
+import requests
+
 from events import topics
 from ops.fulfillment_service import main as fulfillment_service_command
 from sandbox.sample import shopify_order
+from tests.support.kafka import free_port
 from tests.support.world import eventually
 from tests.webhooks.test_fulfillment_notification import post_notification
 
@@ -152,10 +155,14 @@ def test_sync_orders_off_leaves_the_request_unanswered_then_on_creates_and_accep
 
     world.set_switch(101, "sync_orders", True)  # no new callback: the sweep picks the request up
     world.overrides["FULFILLMENT_SWEEP_SECONDS"] = "1"
+    metrics_port = free_port()
+    world.overrides["METRICS_PORT"] = str(metrics_port)  # the sweep serves its metrics like every loop process
     world.start_process("consumers.fulfillment_sweep")
     eventually(lambda: world.shopify.fulfillment_order(fo_id)["requestStatus"] == "ACCEPTED", WAIT,
                message="accepted once on")
     assert len(world.infoplus.orders) == 1
+    scrape = requests.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).text
+    assert 'cartbridge_outbound_requests_total{api="shopify"' in scrape
 
 
 def test_order_webhooks_on_a_fulfillment_service_connection_create_nothing(world):

@@ -68,3 +68,25 @@ def test_switches_never_read_are_not_guessed(board, infoplus):
     infoplus.fail_next(1, status=500)
     with pytest.raises(Retryable, match="not known yet"):
         switches.get(101)
+
+
+def test_many_connections_read_their_switches_in_one_paged_listing_per_ttl(tmp_path, infoplus):
+    entries = [{**ENTRY, "id": 1000 + n, "name": f"Store {n}"} for n in range(300)]
+    path = tmp_path / "connections.yaml"
+    path.write_text(yaml.safe_dump({"connections": entries}))
+    for n in range(300):
+        infoplus.add_connection(1000 + n, 10000, 55, sync_orders=True, sync_inventory=n % 2 == 0,
+                                sync_tracking_data=False)
+    clock = Clock()
+    client = InfoplusClient(infoplus.base_url, "infoplus-test-key", timeout=(1, 5))
+    switches = SwitchBoard(ConnectionRegistry(str(path)), client, ttl_seconds=30, clock=clock)
+
+    resolved = switches.all()
+    assert [c.sync_inventory for c in resolved] == [n % 2 == 0 for n in range(300)]
+    assert infoplus.count("GET", r"shoppingCartConnection") == 2  # 250 + 50, not 300 reads
+    switches.all()
+    assert infoplus.count("GET", r"shoppingCartConnection") == 2  # cached for the TTL
+    clock.now = 31
+    infoplus.set_switch(1001, "syncInventory", True)
+    assert switches.get(1001).sync_inventory is True
+    assert infoplus.count("GET", r"shoppingCartConnection") == 4

@@ -23,7 +23,7 @@ def world(world):
     world.overrides.update({"INFOPLUS_POLL_SECONDS": "0.2", "INFOPLUS_POLL_INITIAL_LOOKBACK_SECONDS": "60"})
     world.connections = [world.shopify_connection(id=101 + n, lob_id=lob) for n, lob in enumerate(LOBS)]
     world.write_connections()
-    world.infoplus.delay(0.3, r"/search")  # a cycle of 6 searches takes about 2 s: rebalances land inside one
+    world.infoplus.delay(1.0, r"/search")  # a cycle of 2 searches takes about 2 s: rebalances land inside one
     return world
 
 
@@ -70,6 +70,8 @@ def test_copies_joining_and_leaving_mid_cycle_never_poll_together_and_cursors_ne
     for _ in range(2):  # two more copies join, then both leave: four rebalances, each inside a cycle
         time.sleep(1.5)
         copies.append(world.start_poller())
+        # a copy stopped before it handles SIGTERM (a loaded machine: still importing) would end -15
+        eventually(lambda: "poller started" in copies[-1].output(), WAIT, message="the copy runs")
     for copy in copies[1:]:
         time.sleep(1.5)
         assert copy.terminate() == 0

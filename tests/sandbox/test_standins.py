@@ -465,11 +465,76 @@ def test_partial_fulfillment_and_unknown_order(shopify):
 
 def test_unknown_root_field_and_syntax_errors(shopify):
     unknown = graphql(shopify, "{ nope { id } }").json()
-    assert unknown["errors"][0]["extensions"]["code"] == "undefinedField"
+    assert unknown["errors"][0]["message"] == "Field 'nope' doesn't exist on type 'QueryRoot'"
+    assert unknown["errors"][0]["extensions"]["code"] == "undefinedField" and "data" not in unknown
     assert graphql(shopify, "{ shop { name }").json()["errors"]
     missing = requests.post(shopify.url("/admin/api/2026-01/graphql.json"), json={},
                             headers=TOKEN, timeout=5)
     assert missing.status_code == 400
+    assert [r["query"] for r in shopify.take_invalid_requests()] == ["{ nope { id } }", "{ shop { name }"]
+
+
+# Each is valid GraphQL that Shopify's schema refuses; the hand-written parser ran them all.
+REFUSED_BY_THE_SCHEMA = {
+    "unknown nested field": ('{ shop { name plan } }', {}),
+    "argument of the wrong type": ('{ productVariants(first: "ten") { nodes { id } } }', {}),
+    "unknown argument": ('{ productVariants(first: 1, sku: "A") { nodes { id } } }', {}),
+    "missing required argument": ('{ order { id } }', {}),
+    "undeclared variable": ('query { order(id: $id) { id } }', {"id": "gid://shopify/Order/1"}),
+    "variable of the wrong type": ('query O($id: Int!) { order(id: $id) { id } }', {"id": 1}),
+    "missing required input field": (SET_QUANTITIES, {"input": {"name": "available", "quantities": []}}),
+    "unknown enum value": ("""mutation P($variants: [ProductVariantsBulkInput!]!) {
+        productVariantsBulkUpdate(productId: "gid://shopify/Product/1", variants: $variants) {
+          userErrors { message } } }""", {"variants": [{"id": "gid://shopify/ProductVariant/1",
+                                                          "inventoryPolicy": "SOMETIMES"}]}),
+    "a string for an Int": (SET_QUANTITIES, {"input": {"name": "available", "reason": "correction", "quantities": [
+        {"inventoryItemId": "gid://shopify/InventoryItem/1", "locationId": "gid://shopify/Location/1",
+         "quantity": "5", "changeFromQuantity": None}]}}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED_BY_THE_SCHEMA))
+def test_requests_shopify_refuses_are_refused_before_anything_runs(shopify, case):
+    query, variables = REFUSED_BY_THE_SCHEMA[case]
+    shopify.add_variant("SKU-1", quantity=5)
+    answer = graphql(shopify, query, variables)
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["errors"] and "data" not in body, body  # nothing ran
+    assert shopify.available("SKU-1") == 5
+    assert [r["query"] for r in shopify.take_invalid_requests()] == [query]
+
+
+def test_variables_reach_resolvers_coerced_to_the_declared_types(shopify):
+    item = shopify.add_variant("SKU-1", quantity=5)["inventoryItemId"]
+    # An Int variable sent as 9.0 (JSON has one number type) is the Int 9; an ID sent as a number is a string.
+    answer = graphql(shopify, SET_QUANTITIES, set_input(item, 9.0, changeFromQuantity=5)).json()
+    assert answer["data"]["inventorySetQuantities"]["userErrors"] == []
+    assert shopify.available("SKU-1") == 9 and isinstance(shopify.available("SKU-1"), int)
+
+
+def test_a_request_shopify_would_refuse_fails_the_test_that_sent_it():
+    with pytest.raises(AssertionError, match="refused 1 request"):
+        with ShopifyStandIn() as standin:
+            graphql(standin, "{ shop { name plan } }")
+
+
+def test_what_the_stand_in_does_not_supply_is_an_error_not_a_null(shopify):
+    shopify.add_order(7, [{"sku": "SKU-1", "quantity": 1}])
+    unsupplied = graphql(shopify, 'query { order(id: "gid://shopify/Order/7") { id note } }').json()
+    assert unsupplied["errors"][0]["extensions"]["code"] == "SANDBOX_UNSUPPORTED"
+    assert "Order.note" in unsupplied["errors"][0]["message"]
+    unimplemented = graphql(shopify, '{ locations(first: 1) { nodes { id } } }').json()
+    assert unimplemented["errors"][0]["extensions"]["code"] == "SANDBOX_UNSUPPORTED"
+    assert shopify.invalid_requests == []  # valid requests: the stand-in is what falls short
+
+
+def test_named_fragments_and_operation_names(shopify):
+    query = """query A { shop { ...Names } } query B { shop { id } }
+               fragment Names on Shop { name }"""
+    answer = requests.post(shopify.url("/admin/api/2026-10/graphql.json"), headers=TOKEN, timeout=5,
+                           json={"query": query, "operationName": "A"}).json()
+    assert answer["data"] == {"shop": {"name": "Sandbox Shop"}}
 
 
 def test_shopify_faults_use_the_shared_injection(shopify):
