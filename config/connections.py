@@ -19,6 +19,7 @@ import yaml
 from marshmallow import ValidationError
 
 from schemas.connection import Connection, ConnectionSchema, WrittenInt
+from signing import MIN_KEY_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,33 @@ _RegistryLoader.add_constructor("tag:yaml.org,2002:int", _written_int)
 
 class RegistryError(Exception):
     """The connections file cannot be used; the message names the connection and the field."""
+
+
+# A check of a whole registry beyond each entry's schema; raises RegistryError. (connections, file path)
+RegistryCheck = Callable[[Mapping[int, Connection], str], None]
+
+
+def check_webhook_secrets(connections: Mapping[int, Connection], path: str) -> None:
+    """For the web tier, which verifies deliveries with these secrets: each at least MIN_KEY_BYTES, and no two
+    connections sharing one — a merchant who knows its own secret could otherwise post orders to another
+    connection's URL. BigCommerce connections may share one: it signs with the app's client secret, the same for
+    every store of the app, and its deliveries are told apart by their signed `producer` (the store)."""
+    owners: dict[str, Connection] = {}
+    for connection in connections.values():
+        secret = connection.webhook_secret
+        if not secret:
+            continue  # a platform without webhooks (Magento)
+        if len(secret.encode()) < MIN_KEY_BYTES:
+            raise RegistryError(f"{path}: {_describe_connection(connection)}: field 'webhook_secret': shorter than "
+                                f"{MIN_KEY_BYTES} bytes; use the cart's own generated secret")
+        first = owners.setdefault(secret, connection)
+        if first is not connection and not first.platform == connection.platform == "bigcommerce":
+            raise RegistryError(f"{path}: connections {first.id} and {connection.id} share one webhook_secret: "
+                                f"each connection needs its own")
+
+
+def _describe_connection(connection: Connection) -> str:
+    return f"connection {connection.id} ({connection.name})"
 
 
 def _expand(value: object, env: Mapping[str, str], where: str) -> object:
@@ -98,34 +126,39 @@ _Snapshot = tuple[int, dict[int, Connection]]  # (file mtime_ns, connections)
 _handed_down: dict[str, _Snapshot] = {}
 
 
-def hand_down_to_workers(path: str, env: Mapping[str, str] | None = None) -> None:
+def hand_down_to_workers(path: str, env: Mapping[str, str] | None = None, check: RegistryCheck | None = None) -> None:
     """Read the file in the master of a pre-fork server, so a worker forked later boots with the last good
     registry even if the file has turned bad since. Raises RegistryError only while nothing good was read yet
     (a cold start with a bad file must refuse to start); afterwards a bad file keeps the previous copy."""
     try:
-        _handed_down[path] = _read_file(path, os.environ if env is None else env)
+        _handed_down[path] = _read_file(path, os.environ if env is None else env, check)
     except RegistryError as error:
         if path not in _handed_down:
             raise
         log.error("connections file is bad; new workers start with the last good one: %s", error)
 
 
-def _read_file(path: str, env: Mapping[str, str]) -> _Snapshot:
+def _read_file(path: str, env: Mapping[str, str], check: RegistryCheck | None = None) -> _Snapshot:
     try:
         with open(path, encoding="utf-8") as handle:
             mtime_ns = os.fstat(handle.fileno()).st_mtime_ns
             text = handle.read()
     except OSError as error:
         raise RegistryError(f"cannot read connections file {path}: {error.strerror}") from None
-    return mtime_ns, parse_connections(text, path, env)
+    connections = parse_connections(text, path, env)
+    if check is not None:
+        check(connections, path)
+    return mtime_ns, connections
 
 
 class ConnectionRegistry:
-    """Thread-safe view of the connections file that reloads itself when the file changes."""
+    """Thread-safe view of the connections file that reloads itself when the file changes; `check` refuses a file
+    as a whole (e.g. check_webhook_secrets, for the web tier)."""
 
     def __init__(self, path: str, reload_seconds: float = 2.0, env: Mapping[str, str] | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, check: RegistryCheck | None = None) -> None:
         self._path = path
+        self._check = check
         self._reload_seconds = reload_seconds
         self._env = os.environ if env is None else env
         self._clock = clock
@@ -176,4 +209,4 @@ class ConnectionRegistry:
             log.error("connections file not reloaded, the previous one stays in force: %s", error)
 
     def _read(self) -> _Snapshot:
-        return _read_file(self._path, self._env)
+        return _read_file(self._path, self._env, self._check)

@@ -24,9 +24,9 @@ def _connections_file() -> str:
 
 def on_starting(server) -> None:
     """Master, cold start: a bad connections file refuses to start, with the reason (nothing could serve)."""
-    from config.connections import RegistryError, hand_down_to_workers
+    from config.connections import RegistryError, check_webhook_secrets, hand_down_to_workers
     try:
-        hand_down_to_workers(_connections_file())
+        hand_down_to_workers(_connections_file(), check=check_webhook_secrets)
     except RegistryError as error:
         raise SystemExit(f"cannot start: {error}") from None
 
@@ -35,14 +35,19 @@ def pre_fork(server, worker) -> None:
     """Master, before every fork: a worker booting while the file is bad (one recycled after a timeout, the second
     of a fresh start) starts with the last good registry instead of failing to boot — which would make gunicorn
     shut the whole server down."""
-    from config.connections import hand_down_to_workers
-    hand_down_to_workers(_connections_file())  # never raises once the cold start read a good file
+    from config.connections import check_webhook_secrets, hand_down_to_workers
+    # Never raises once the cold start read a good file.
+    hand_down_to_workers(_connections_file(), check=check_webhook_secrets)
 
 
 def when_ready(server) -> None:
-    """Master, before the first worker: a fresh directory for the workers' metric files (multiprocess mode)."""
+    """Master, before the first worker: a fresh directory for the workers' metric files (multiprocess mode); with
+    METRICS_PORT set, the workers' sum is served there and the public port has no /metrics (DESIGN.md "Metrics")."""
     from metrics.multiproc import prepare_multiprocess_dir
     prepare_multiprocess_dir()
+    from config.settings import Settings
+    from metrics.server import serve_if_configured, workers_sum  # imported after the directory is set
+    serve_if_configured(Settings.from_env().metrics_port, collect=workers_sum)
 
 
 def child_exit(server, worker) -> None:

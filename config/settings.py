@@ -34,6 +34,22 @@ class KafkaSecurityError(ValueError):
     """The KAFKA_* security variables do not make a usable setting; the message names the variable."""
 
 
+class CredentialError(ValueError):
+    """A secret from the environment is unusable as written; the message names the variable, never the value."""
+
+
+def credential_from_env(env: Mapping[str, str], name: str) -> str | None:
+    """A secret exactly as given, or None when unset or empty. Whitespace around it or a control character inside
+    (a Kubernetes secret made `--from-file` ends in a newline) is refused: sent as a header it would fail every
+    call, and requests' error would quote it."""
+    value = env.get(name) or None
+    if value is None:
+        return None
+    if value != value.strip() or any(ord(char) < 0x20 or ord(char) == 0x7F for char in value):
+        raise CredentialError(f"{name} has whitespace around it or a control character in it: remove it")
+    return value
+
+
 def kafka_security_from_env(env: Mapping[str, str]) -> dict[str, str]:
     """The kafka-python security arguments, checked so that a mistake stops startup with a message naming the
     variable instead of surfacing later as a broker that "does not answer". Nothing here echoes a secret."""
@@ -168,8 +184,8 @@ class Settings:
             kafka_topic_partitions=int(env.get("KAFKA_TOPIC_PARTITIONS", defaults.kafka_topic_partitions)),
             connections_file=env.get("CONNECTIONS_FILE", defaults.connections_file),
             infoplus_base_url=env.get("INFOPLUS_BASE_URL") or None,
-            infoplus_api_key=env.get("INFOPLUS_API_KEY") or None,
-            infoplus_webhook_secret=env.get("INFOPLUS_WEBHOOK_SECRET") or None,
+            infoplus_api_key=credential_from_env(env, "INFOPLUS_API_KEY"),
+            infoplus_webhook_secret=credential_from_env(env, "INFOPLUS_WEBHOOK_SECRET"),
             max_body_bytes=int(env.get("MAX_BODY_BYTES", defaults.max_body_bytes)),
             consumer_session_timeout_ms=int(
                 env.get("KAFKA_CONSUMER_SESSION_TIMEOUT_MS", defaults.consumer_session_timeout_ms)),

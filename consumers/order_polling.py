@@ -9,9 +9,11 @@ the rest, the same way for every platform. Every interval, for each connection o
 3. save the cursor — the newest `updated_at` listed, the store's own clock — on the platform's compacted cursor
    topic (events/cursors.py), only after Kafka acknowledged the events.
 A failed pass (store 429/5xx/timeout, refused credentials, Kafka down) is logged; the cursor stays, so the next
-pass covers the same ground. With no cursor yet, a connection starts FIRST_RUN_LOOKBACK back: the store's older
-history is never replayed into Infoplus. One copy is enough (two are harmless, only wasteful); `--once` makes it a
-cron job.
+pass covers the same ground. So is an answer that is not a list of orders (a 200 with HTML, an object instead of
+a list, rows that are not objects): one line, counted per connection (`bad_answers`), and the pass goes on to the
+next connection — one merchant's broken store never stops the others. With no cursor yet, a connection starts
+FIRST_RUN_LOOKBACK back: the store's older history is never replayed into Infoplus. One copy is enough (two are
+harmless, only wasteful); `--once` makes it a cron job.
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ import argparse
 import logging
 import signal
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable
@@ -36,6 +38,7 @@ from events import topics
 from events.cursors import CursorStore
 from events.envelopes import make_envelope
 from events.publisher import BrokerUnavailable, Publisher
+from metrics.families import ORDER_POLL_BAD_ANSWERS
 from metrics.server import serve_if_configured
 from outbound.errors import OutboundError
 from outbound.http import new_session
@@ -50,6 +53,10 @@ REMEMBERED_EVENTS = 50_000
 
 # (connection, changed after, timeout, session) -> the cart's raw orders, every page
 ListChanged = Callable[[Connection, datetime, tuple[float, float], requests.Session], Iterable[dict[str, Any]]]
+
+
+class BadAnswer(Exception):
+    """The store answered, but not with a list of orders."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +89,7 @@ class OrderPoller:
         self._log = logging.getLogger(f"{__name__}.{polled.platform}")
         self._saved: dict[str, dict[str, Any]] | None = None  # loaded lazily, so a broker outage is retried
         self._published: OrderedDict[str, None] = OrderedDict()
+        self.bad_answers: Counter[int] = Counter()  # connection id -> passes whose answer was not understood
 
     @property
     def title(self) -> str:
@@ -102,6 +110,13 @@ class OrderPoller:
             self._log.warning("%s of connection %s failed, retried next pass: %s", self._polled.title,
                               connection.id, getattr(error, "reason", error))
             return 0
+        except (BadAnswer, ValueError, TypeError, AttributeError, KeyError) as error:
+            self.bad_answers[connection.id] += 1
+            ORDER_POLL_BAD_ANSWERS.labels(self._polled.platform, str(connection.id)).inc()
+            self._log.warning("%s of connection %s failed, retried next pass: the store's answer was not understood "
+                              "(%s: %s)", self._polled.title, connection.id, error.__class__.__name__,
+                              str(error)[:200])
+            return 0
 
     def close(self) -> None:
         self._publisher.close()
@@ -110,6 +125,8 @@ class OrderPoller:
         since = self._cursor(connection)
         newest, published = since, 0
         for order in self._polled.list_changed(connection, since - OVERLAP, self._timeout, self._session):
+            if not isinstance(order, dict):
+                raise BadAnswer(f"a listed order is {type(order).__name__}, not an object")
             delivery = self._delivery(connection, order)
             if delivery is None:
                 continue

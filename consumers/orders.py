@@ -3,11 +3,14 @@
 One event is one version of one cart order: a snapshot (Shopify, WooCommerce) or a reference the consumer
 fetches from the cart (BigCommerce). What is known of each order lives in the consumer's state store
 (consumers/order_state.py), so most events need no Infoplus call at all. Then, in this order:
-- older than a version already handled -> skipped as stale;
+- older than a version already handled -> skipped as stale (a version skipped because Sync Orders was off counts
+  as handled: replaying the skipped versions of an order paid, then cancelled, never creates it);
 - already in Infoplus -> a change after creation (consumers/order_changes.py), whatever its age: decided from what
   was sent, with one Infoplus search only when there is a change to report;
 - on a Shopify fulfillment service connection, not yet in Infoplus -> skipped: its fulfillment request creates it
   (consumers/fulfillment_requests.py), which then tells this order's partition what was sent (CREATED_EVENT);
+  a fulfillment-service callback that arrived before a read of the requests began is coalesced into that read
+  (its body is constant and replayable: repeats cost no Admin API call);
 - in doubt (an intent to create with no answer recorded) or older than the store -> look in Infoplus first;
 - created in the cart before the connection's `orders_since` (go-live) -> skipped with the reason: carts
   re-send old orders as updates (an edit, an archive, a reconciliation sweep), and a warehouse must not ship
@@ -20,7 +23,9 @@ fetches from the cart (BigCommerce). What is known of each order lives in the co
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+
+from marshmallow import ValidationError
 
 from carts import platform_for
 from carts.base import ORDER_EVENT, ORDER_REFERENCE_EVENT
@@ -47,6 +52,9 @@ from schemas.envelope import Envelope
 from schemas.order import CartOrder, CartOrderSchema, parse_version
 
 _ORDER_SCHEMA = CartOrderSchema()
+# The web host's clock (a callback's received_at) and this one's (a read's start) may differ a little: a callback
+# counts as covered only when it arrived this much before the read began.
+CALLBACK_CLOCK_MARGIN = timedelta(seconds=2)
 
 
 class OrderHandler:
@@ -64,19 +72,49 @@ class OrderHandler:
         self._changes = OrderChanges(state)
         self._fulfillment_requests = FulfillmentRequests(infoplus, state, publisher, timeout=cart_timeout,
                                                          session=self._cart_session, circuits=circuits)
+        self._requests_read_at: dict[tuple[int, str], datetime] = {}  # (connection, kind) -> a read's start
 
     def __call__(self, envelope: Envelope) -> Outcome:
         connection = self._connection(envelope)
         if envelope.type == CREATED_EVENT:  # bookkeeping of an order already made: whatever the switch says now
             return self._fulfillment_requests.record_creation(connection, envelope)
         if not connection.sync_orders:  # read now, not at publish time: flips apply to queued events too
+            self._seen_while_off(connection, envelope)
             return skipped(f"Sync Orders is off for connection {connection.id}", "sync_off")
         if envelope.type == FULFILLMENT_REQUEST_EVENT:  # Shopify fulfillment service (consumers/fulfillment_requests.py)
-            return self._fulfillment_requests(connection, envelope)
+            return self._fulfillment_request(connection, envelope)
         stale = self._stale_reference(connection, envelope)
         if stale is not None:
             return stale
         return self._handle_version(connection, self._read_order(connection, envelope), envelope.event_id)
+
+    def _fulfillment_request(self, connection: Connection, envelope: Envelope) -> Outcome:
+        """The callback says only "something is requested" and its body is the same every time (only the body is
+        signed, so a captured one can be replayed without end): one that arrived before a read of the requests
+        began — a repeat, a replay, a burst queued behind one read — has no further effect. The read that started
+        after it saw everything it announced. Kept in memory: after a restart or a rebalance, one read more."""
+        kind = str((envelope.payload or {}).get("kind"))
+        read_at = self._requests_read_at.get((connection.id, kind))
+        received = parse_version(envelope.received_at)
+        if read_at is not None and received < read_at - CALLBACK_CLOCK_MARGIN:
+            return done(f"coalesced: the {kind} requests of connection {connection.id} were read at "
+                        f"{read_at.isoformat()}, after this callback arrived")
+        started = datetime.now(timezone.utc)
+        outcome = self._fulfillment_requests(connection, envelope)
+        self._requests_read_at[(connection.id, kind)] = started  # only a read that finished covers callbacks
+        return outcome
+
+    def _seen_while_off(self, connection: Connection, envelope: Envelope) -> None:
+        """A snapshot skipped with `sync_off` still counts as seen: when ops switch on and replay the skipped
+        events, a paid version replayed after the cancelled one was seen is stale, so the cancelled order is not
+        created (docs/replay.md). A reference (BigCommerce) is read from the cart when replayed: nothing to keep."""
+        if envelope.type != ORDER_EVENT:
+            return
+        try:
+            order = _ORDER_SCHEMA.load(envelope.payload)
+        except ValidationError:
+            return  # skipped all the same; a replay will dead-letter it with the reason
+        self._memory.handled((connection.id, order.cart_order_id), order.version())
 
     def _connection(self, envelope: Envelope) -> Connection:
         connection = self._registry.get(envelope.connection_id)

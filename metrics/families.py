@@ -56,3 +56,7 @@ POLLER_UNCONNECTED_ROWS = Counter(
 POLLER_CURSOR_AGE = Gauge(
     "cartbridge_poller_cursor_age_seconds", "Now minus the cursor's newest Infoplus modifyDate, per source and LOB "
     "(grows while Infoplus has no change too: read it with the last cycle)", ["source", "lob"])
+
+ORDER_POLL_BAD_ANSWERS = Counter(
+    "cartbridge_order_polling_bad_answers", "Order polling passes (WooCommerce reconciliation, Magento polling) whose "
+    "store answered something that is not a list of orders, by platform and connection", ["platform", "connection"])

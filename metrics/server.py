@@ -1,5 +1,7 @@
 """`GET /metrics`, `/healthz`, `/readyz` on METRICS_PORT for processes that are not web servers (consumers,
-poller, reconciliation). A daemon thread: it never holds up a shutdown. No port is opened when unset."""
+poller, reconciliation), and for the web tier's gunicorn master (config/gunicorn.py), which serves the sum of its
+workers there instead of on the public port. A daemon thread: it never holds up a shutdown. No port is opened
+when unset."""
 from __future__ import annotations
 
 import json
@@ -8,11 +10,24 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
 log = logging.getLogger(__name__)
 
 Readiness = Callable[[], tuple[bool, str]]
+Collect = Callable[[], CollectorRegistry]  # the registry a scrape reads, looked up per scrape
+
+
+def _this_process() -> CollectorRegistry:
+    return REGISTRY
+
+
+def workers_sum() -> CollectorRegistry:
+    """The values every gunicorn worker wrote under PROMETHEUS_MULTIPROC_DIR, added up (metrics/multiproc.py)."""
+    from prometheus_client import multiprocess
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    return registry
 
 
 def _always_ready() -> tuple[bool, str]:
@@ -20,8 +35,9 @@ def _always_ready() -> tuple[bool, str]:
 
 
 class MetricsServer:
-    def __init__(self, port: int, readiness: Readiness = _always_ready, host: str = "0.0.0.0") -> None:
-        handler = _handler_class(readiness)
+    def __init__(self, port: int, readiness: Readiness = _always_ready, host: str = "0.0.0.0",
+                 collect: Collect = _this_process) -> None:
+        handler = _handler_class(readiness, collect)
         self._server = ThreadingHTTPServer((host, port), handler)
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
@@ -37,18 +53,19 @@ class MetricsServer:
         self._server.server_close()
 
 
-def serve_if_configured(port: int | None, readiness: Readiness = _always_ready) -> MetricsServer | None:
+def serve_if_configured(port: int | None, readiness: Readiness = _always_ready,
+                        collect: Collect = _this_process) -> MetricsServer | None:
     if port is None:
         return None
-    return MetricsServer(port, readiness).start()
+    return MetricsServer(port, readiness, collect=collect).start()
 
 
-def _handler_class(readiness: Readiness) -> type[BaseHTTPRequestHandler]:
+def _handler_class(readiness: Readiness, collect: Collect) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
             path = self.path.split("?", 1)[0]
             if path == "/metrics":
-                self._answer(200, CONTENT_TYPE_LATEST, generate_latest(REGISTRY))
+                self._answer(200, CONTENT_TYPE_LATEST, generate_latest(collect()))
             elif path == "/healthz":
                 self._json(200, {"status": "ok"})
             elif path == "/readyz":

@@ -11,18 +11,20 @@ import time
 from typing import Any
 
 from flask import Flask, Response, request
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from metrics.families import WEBHOOK_REQUESTS, WEBHOOK_SECONDS
 from metrics.multiproc import MULTIPROC_ENV
+from metrics.server import workers_sum
 
 _STARTED = "cartbridge.metrics_started"
 
 
-
-def init_app(app: Flask, registry) -> None:
-    """Count every answer under /webhooks/ and serve GET /metrics. `registry` tells a known connection from a
-    made-up id in the URL: only known ids become label values, so no caller can grow the series."""
+def init_app(app: Flask, registry, *, serve: bool = True) -> None:
+    """Count every answer under /webhooks/ and, with `serve`, serve GET /metrics. `registry` tells a known
+    connection from a made-up id in the URL: only known ids become label values, so no caller can grow the series.
+    `serve` is false when METRICS_PORT is set: the public port must not list connection ids and their 401 counts;
+    config/gunicorn.py's master serves them on METRICS_PORT instead."""
 
     counters: dict[tuple[str, str, int], Any] = {}  # label children, looked up once (labels() takes a lock)
     timers: dict[str, Any] = {}
@@ -43,7 +45,8 @@ def init_app(app: Flask, registry) -> None:
             timer.observe(time.perf_counter() - request.environ.get(_STARTED, time.perf_counter()))
         return response
 
-    app.add_url_rule("/metrics", "metrics", _metrics, methods=["GET"])
+    if serve:
+        app.add_url_rule("/metrics", "metrics", _metrics, methods=["GET"])
 
 
 def _labels(registry) -> tuple[str, str]:
@@ -63,7 +66,4 @@ def _metrics() -> Response:
 def _registry():
     if not os.environ.get(MULTIPROC_ENV):
         return REGISTRY  # one process (tests, a single worker without the gunicorn config)
-    from prometheus_client import multiprocess
-    registry = CollectorRegistry()
-    multiprocess.MultiProcessCollector(registry)
-    return registry
+    return workers_sum()

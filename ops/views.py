@@ -5,7 +5,7 @@ import io
 import json
 import os
 
-from flask import Blueprint, abort, jsonify, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, jsonify, redirect, render_template, request, url_for
 from kafka.errors import KafkaError
 
 from carts.shopify.fulfillment_service import ShopifyFulfillmentService
@@ -43,7 +43,7 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    session.clear()
+    auth.end_session()
     return redirect(url_for("ops.login"))
 
 

@@ -1,10 +1,12 @@
 """One entry of the connection registry (DESIGN.md, "Connection registry")."""
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
 from typing import Any
+from urllib.parse import urlsplit
 
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
@@ -105,6 +107,20 @@ class Text(fields.String):
         return super()._deserialize(value, attr, data, **kwargs)
 
 
+class Credential(Text):
+    """A secret or token, taken exactly as written: surrounding whitespace or a control character (a Kubernetes
+    secret made `--from-file` ends in a newline) is refused, naming the field and never showing the value — sent
+    as a header it would fail every call, and requests' error would quote it into logs and dead letters."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if text != text.strip():
+            raise ValidationError("has whitespace around it (a file-made secret often ends in a newline): remove it")
+        if any(ord(char) < 0x20 or ord(char) == 0x7F for char in text):
+            raise ValidationError("holds a control character: remove it")
+        return text
+
+
 class WholeNumber(fields.Integer):
     """An id written as a number or as digits in quotes (`lob_id: "10000"`, or a `${VAR}`, which is always
     text); true/false, 1.5 and "10k" are refused rather than rounded or guessed."""
@@ -164,6 +180,24 @@ def _parse_go_live(text: str) -> datetime | None:
     return None
 
 
+def _https_unless_loopback(url: str) -> None:
+    """Credentials ride in headers: in clear only to this machine, where local development and tests run."""
+    parts = urlsplit(url)
+    if parts.scheme == "https" or (parts.scheme == "http" and _is_loopback(parts.hostname or "")):
+        return
+    raise ValidationError(f"must be https:// (http:// only on a loopback host such as 127.0.0.1 or localhost), "
+                          f"not {parts.scheme}://")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 class ConnectionSchema(Schema):
     class Meta:
         unknown = RAISE  # a misspelt switch must not silently read as "off"
@@ -175,20 +209,20 @@ class ConnectionSchema(Schema):
     order_source_id = WholeNumber(required=True)
     warehouse_id = WholeNumber(required=True)
     default_carrier_id = WholeNumber(required=True)
-    webhook_secret = Text(validate=validate.Length(min=1))
+    webhook_secret = Credential(validate=validate.Length(min=1))
     sync_orders = fields.Boolean(load_default=False)
     sync_inventory = Switch(load_default=False)  # true | false | preview
     sync_tracking_data = Switch(load_default=False)  # true | false | preview
-    store_url = fields.Url(require_tld=False)
-    access_token = Text()
-    consumer_key = Text()
-    consumer_secret = Text()
+    store_url = fields.Url(require_tld=False, validate=_https_unless_loopback)
+    access_token = Credential()
+    consumer_key = Credential()
+    consumer_secret = Credential()
     store_hash = Text()
-    api_base_url = fields.Url(require_tld=False)
+    api_base_url = fields.Url(require_tld=False, validate=_https_unless_loopback)
     location_id = Text()
     store_code = Text(validate=validate.Regexp(r"^[A-Za-z0-9_]+$", error="a store view code is letters, digits "
                                                                            "and underscores"))
-    access_token_secret = Text()
+    access_token_secret = Credential()
     source_code = Text(validate=validate.Length(min=1))
     stop_sales_at_zero = fields.Boolean(load_default=False)
     notify_customer = fields.Boolean(load_default=True)

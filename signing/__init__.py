@@ -7,8 +7,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import time
 from typing import Mapping
+
+
+MIN_KEY_BYTES = 16  # a webhook key shorter than this is guessable
+_UNIX_SECONDS = re.compile(r"[0-9]{1,12}")
 
 
 class SignatureError(Exception):
@@ -40,12 +45,17 @@ class StandardWebhooks:
 
     @classmethod
     def from_secret(cls, secret: str, **kwargs: int) -> "StandardWebhooks":
-        """A spec secret: `whsec_` + base64 key."""
+        """A spec secret: `whsec_` + base64 key, of at least MIN_KEY_BYTES (`whsec_` alone is an empty key: anyone
+        could sign)."""
         encoded = secret.removeprefix("whsec_")
         try:
-            return cls(base64.b64decode(encoded, validate=True), **kwargs)
+            key = base64.b64decode(encoded, validate=True)
         except ValueError:
             raise ValueError("a Standard Webhooks secret is 'whsec_' followed by base64") from None
+        if len(key) < MIN_KEY_BYTES or not key.strip():
+            raise ValueError(f"the key is {len(key)} bytes{' of whitespace' if key and not key.strip() else ''}: "
+                             f"at least {MIN_KEY_BYTES} bytes of random data are needed")
+        return cls(key, **kwargs)
 
     def sign(self, message_id: str, timestamp: int, body: bytes) -> str:
         return "v1," + hmac_sha256_base64(self._key, f"{message_id}.{timestamp}.".encode() + body)
@@ -63,9 +73,8 @@ class StandardWebhooks:
         return message_id
 
     def _check_timestamp(self, timestamp: str, now: float) -> None:
-        try:
-            sent = int(timestamp)
-        except ValueError:
-            raise SignatureError("webhook-timestamp is not a unix time") from None
-        if abs(now - sent) > self._tolerance:
+        # Digits only, and few: int() would take 400 of them, and comparing that with a float overflows (a 500).
+        if not _UNIX_SECONDS.fullmatch(timestamp):
+            raise SignatureError("webhook-timestamp is not a unix time")
+        if abs(now - int(timestamp)) > self._tolerance:
             raise SignatureError("webhook-timestamp is outside the replay window")

@@ -6,7 +6,7 @@ from typing import Any, Mapping
 
 from flask import Flask
 
-from config.connections import ConnectionRegistry
+from config.connections import ConnectionRegistry, check_webhook_secrets
 from config.logs import configure_logging
 from config.settings import Settings
 from events.publisher import Publisher
@@ -29,13 +29,15 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, settings: Settin
         app.config.from_mapping(test_config)
     app.extensions["cartbridge"] = Services(
         settings=settings,
-        registry=registry or ConnectionRegistry(settings.connections_file, settings.connections_reload_seconds),
+        registry=registry or ConnectionRegistry(settings.connections_file, settings.connections_reload_seconds,
+                                                check=check_webhook_secrets),
         publisher=publisher or Publisher(settings),
         infoplus_verifier=_infoplus_verifier(settings),
     )
     errors.init_app(app)
     if app.config.get("METRICS_ENABLED", True):  # off only to measure what metrics cost (bench/webhooks.py)
-        metrics.init_app(app, app.extensions["cartbridge"].registry)
+        # With METRICS_PORT set, /metrics is served there (config/gunicorn.py), never on the public port.
+        metrics.init_app(app, app.extensions["cartbridge"].registry, serve=settings.metrics_port is None)
     app.register_blueprint(health.bp)
     app.register_blueprint(carts_bp)
     app.register_blueprint(infoplus_bp)

@@ -23,8 +23,15 @@ class NotJSON(Exception):
     pass
 
 
+def printable(text: str) -> str:
+    """`text` with control characters escaped: a path's `%0A` must not forge a line in a text log."""
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else char.encode("unicode_escape").decode("ascii") for char in text)
+
+
 def rejection(status: int, reason: str, **extra):
-    log.info("rejected status=%d path=%s reason=%s", status, request.path, reason)
+    log.info("rejected status=%d path=%s reason=%s", status, printable(request.path), printable(reason))
     response = jsonify({"error": reason, **extra})
     response.status_code = status
     return response
@@ -49,12 +56,13 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(EventTooLarge)
     def _event_too_large(error):  # no retry can succeed, so the sender's 413, not an outage's 503
-        log.warning("event too large for Kafka path=%s body_bytes=%s: %s", request.path, request.content_length, error)
+        log.warning("event too large for Kafka path=%s body_bytes=%s: %s", printable(request.path),
+                    request.content_length, error)
         return rejection(413, "body too large: its event exceeds the largest message the event store accepts")
 
     @app.errorhandler(BrokerUnavailable)
     def _broker_down(error):
-        log.warning("broker unavailable path=%s: %s", request.path, error)
+        log.warning("broker unavailable path=%s: %s", printable(request.path), error)
         response = rejection(503, "event store unavailable, retry later")
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response

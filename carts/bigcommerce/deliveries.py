@@ -10,7 +10,7 @@ from typing import Any, Mapping
 from carts.base import ORDER_REFERENCE_EVENT, Delivery, delivery_metadata, require_handled
 from schemas.bigcommerce import ORDER_SCOPES, BigCommerceWebhookSchema
 from schemas.connection import Connection
-from signing import StandardWebhooks
+from signing import SignatureError, StandardWebhooks
 
 REPLAY_TOLERANCE_SECONDS = 300  # Standard Webhooks' suggested window; older (or future) timestamps are refused
 
@@ -30,6 +30,7 @@ class BigCommerceDeliveries:
 
     def read_delivery(self, headers: Mapping[str, str], payload: Any, connection: Connection) -> Delivery:
         reference = _WEBHOOK_SCHEMA.load(payload)
+        _require_own_store(str(payload.get("producer", "")), connection)
         require_handled("BigCommerce", "scope", reference.scope, ORDER_SCOPES)
         metadata = delivery_metadata(headers, _DELIVERY_HEADERS)
         metadata.update(scope=reference.scope, producer=payload.get("producer", ""))
@@ -38,3 +39,10 @@ class BigCommerceDeliveries:
         # (Standard Webhooks: the same on every retry of one message) tells them apart.
         dedupe_key = f"{reference.scope}:{reference.hash}:{reference.created_at}:{headers.get('webhook-id', '')}"
         return Delivery(ORDER_REFERENCE_EVENT, dedupe_key, reference.order_id, reference.to_dict(), metadata)
+
+
+def _require_own_store(producer: str, connection: Connection) -> None:
+    """The client secret is the app's, shared by every store that installed it: the signed `producer` says which
+    store sent this, and it must be the connection's own (else one merchant could post to another's URL)."""
+    if producer != f"stores/{connection.store_hash}":
+        raise SignatureError(f"producer {producer[:60]!r} is not this connection's store")

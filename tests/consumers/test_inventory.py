@@ -35,14 +35,14 @@ def publisher(world):
 def woo_connection(standin: WooCommerceStandIn, connection_id: int, **fields) -> dict:
     return {"id": connection_id, "name": f"Woo {connection_id}", "platform": "woocommerce",
             "store_url": standin.store_url, "lob_id": LOB, "order_source_id": 56, "warehouse_id": 1000,
-            "default_carrier_id": 1, "webhook_secret": "woo-secret", "consumer_key": standin.consumer_key,
+            "default_carrier_id": 1, "webhook_secret": f"woo-webhook-secret-{connection_id}", "consumer_key": standin.consumer_key,
             "consumer_secret": standin.consumer_secret, "sync_inventory": True, **fields}
 
 
 def bigcommerce_connection(standin: BigCommerceStandIn, connection_id: int, **fields) -> dict:
     return {"id": connection_id, "name": f"BigCommerce {connection_id}", "platform": "bigcommerce",
             "store_hash": standin.store_hash, "api_base_url": standin.api_base_url, "lob_id": LOB,
-            "order_source_id": 57, "warehouse_id": 1000, "default_carrier_id": 1, "webhook_secret": "bc-secret",
+            "order_source_id": 57, "warehouse_id": 1000, "default_carrier_id": 1, "webhook_secret": "bc-client-secret-shared",
             "access_token": standin.access_token, "location_id": "1", "sync_inventory": True, **fields}
 
 

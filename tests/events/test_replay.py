@@ -93,12 +93,14 @@ def test_a_dead_lettered_order_replayed_once_its_item_exists_makes_exactly_one_i
 
 
 def test_filters_select_what_is_replayed_and_connection_replays_only_that_connections_orders(world):
-    world.connections.append(world.shopify_connection(id=102, name="Beta Shopify", order_source_id=56))
+    world.connections.append(world.shopify_connection(id=102, name="Beta Shopify", order_source_id=56,
+                                                      webhook_secret="beta-shopify-webhook-secret"))
     world.write_connections()
     world.infoplus.known_skus = {10000: set()}
     world.start_consumer("orders")
     world.post_shopify_order(shopify_order(order_id=7901, skus=["NEW-SKU"]), connection_id=101)
-    world.post_shopify_order(shopify_order(order_id=7902, skus=["NEW-SKU"]), connection_id=102)
+    world.post_shopify_order(shopify_order(order_id=7902, skus=["NEW-SKU"]), connection_id=102,
+                             secret="beta-shopify-webhook-secret")
     dead = world.read(DLQ, expect=2, timeout=45)
     ids = {d["event"]["connection_id"]: d["event"]["event_id"] for d in dead}
     assert sorted(ids) == [101, 102]

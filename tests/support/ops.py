@@ -8,7 +8,7 @@ import requests
 
 from tests.support.processes import WebServer
 
-OPS_TOKEN = "ops-test-token-7f3a"
+OPS_TOKEN = "ops-test-token-7f3a-5c2e-91d4"  # at least 24 characters (ops/auth.py)
 
 
 @pytest.fixture
