@@ -10,6 +10,8 @@ from typing import Callable
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
+from events.readiness import unless_impeded
+
 log = logging.getLogger(__name__)
 
 Readiness = Callable[[], tuple[bool, str]]
@@ -40,7 +42,7 @@ class MetricsServer:
 def serve_if_configured(port: int | None, readiness: Readiness = _always_ready) -> MetricsServer | None:
     if port is None:
         return None
-    return MetricsServer(port, readiness).start()
+    return MetricsServer(port, unless_impeded(readiness)).start()  # e.g. every Infoplus API key refused
 
 
 def _handler_class(readiness: Readiness) -> type[BaseHTTPRequestHandler]:
