@@ -89,7 +89,8 @@ class AdaptiveRate:
 
     def __init__(self, ceiling: float, *, floor: float = 0.2, increase: float = 0.005, decrease: float = 0.8,
                  calm_seconds: float = 1.0, isolation_seconds: float = 5.0, recovery_seconds: float = 2.0,
-                 probe_seconds: float = 30.0, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
+                 probe_seconds: float = 30.0, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self.ceiling, self.floor = ceiling, min(floor, ceiling)
         self._increase, self._decrease, self._calm = increase, decrease, calm_seconds
         self._isolation, self._recovery_seconds, self._probe = isolation_seconds, recovery_seconds, probe_seconds
