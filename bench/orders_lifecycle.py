@@ -172,19 +172,21 @@ def main() -> None:
     parser.add_argument("--ceiling", type=float, default=2.9,
                         help="INFOPLUS_CALLS_PER_SECOND: a hair under the limit, as network jitter can push calls "
                              "paced at exactly 3/s into one 1 s window")
-    parser.add_argument("--keys", type=int, default=1, help="API keys (INFOPLUS_API_KEYS), each allowed 3/s")
+    parser.add_argument("--keys", type=int, default=1, help="API keys (INFOPLUS_API_KEYS), each allowed --key-limit/s")
+    parser.add_argument("--key-limit", type=int, default=LIMIT,
+                        help="the stand-in's limit per key (with a high --ceiling: how fast the consumer itself is)")
     parser.add_argument("--site-limit", type=int, default=None, help="the stand-in's limit for all keys together")
     parser.add_argument("--window", choices=["sliding", "fixed"], default="sliding",
                         help="the stand-in's limiter: any sliding second, or each second of the clock")
     args = parser.parse_args()
     keys = [API_KEY] + [f"{API_KEY}-{n}" for n in range(2, args.keys + 1)]
-    limit = min(LIMIT * len(keys), args.site_limit or LIMIT * len(keys))
+    limit = min(args.key_limit * len(keys), args.site_limit or args.key_limit * len(keys))
     with tempfile.TemporaryDirectory() as tmp, InfoplusStandIn(api_key=API_KEY) as infoplus, \
             ShopifyStandIn() as shopify, _broker(Path(tmp)) as bootstrap:
         logs = Path(tmp)
         for key in keys[1:]:
             infoplus.add_api_key(key)
-        infoplus.rate_limit(LIMIT, window=args.window)
+        infoplus.rate_limit(args.key_limit, window=args.window)
         infoplus.site_rate_limit(args.site_limit, window=args.window)
         (logs / "connections.yaml").write_text(yaml.safe_dump(connections(shopify)))
         port = free_port()
@@ -195,7 +197,7 @@ def main() -> None:
                "INFOPLUS_WEBHOOK_SECRET": PUSH_SECRET,
                "INFOPLUS_CALLS_PER_SECOND": str(args.ceiling), "STATE_CLOCK_SKEW_SECONDS": "0", "PORT": str(port),
                "HOST": "127.0.0.1", "WEB_CONCURRENCY": "1", "PYTHONUNBUFFERED": "1"}
-        print(f"{len(keys)} API key(s) at {LIMIT}/s each, site limit {args.site_limit or 'none'}, {args.window} "
+        print(f"{len(keys)} API key(s) at {args.key_limit}/s each, site limit {args.site_limit or 'none'}, {args.window} "
               f"windows; load average {os.getloadavg()[0]:.1f}")
         web = start([sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.py"], env, logs / "web.log")
         web_url = f"http://127.0.0.1:{port}"
