@@ -135,17 +135,19 @@ class AdaptiveRate:
             self.throttled_count += 1
             if retry_after:
                 self._paused_until = max(self._paused_until, now + retry_after)
-            if now - self._cut_at < self._calm:
-                return  # the same burst of 429s: one cut is enough
-            self._follow(now)
-            isolated = (now - self._calm_since >= self._isolation and self._recovery is None
-                        and self.rate >= 0.99 * self.ceiling)
-            before = self.rate
-            self._cut_at = self._grown_at = self._calm_since = now
-            self._set(self.rate * self._decrease)
-            back_from = max(now, self._paused_until)
-            self._recovery = (_Recovery(self.rate, before, back_from, back_from + self._recovery_seconds)
-                              if isolated else None)
+            if now - self._cut_at >= self._calm:  # else the same burst of 429s: one cut is enough
+                self._cut(now)
+
+    def _cut(self, now: float) -> None:
+        self._follow(now)
+        isolated = (now - self._calm_since >= self._isolation and self._recovery is None
+                    and self.rate >= 0.99 * self.ceiling)
+        before = self.rate
+        self._cut_at = self._grown_at = self._calm_since = now
+        self._set(self.rate * self._decrease)
+        back_from = max(now, self._paused_until)
+        self._recovery = (_Recovery(self.rate, before, back_from, back_from + self._recovery_seconds)
+                          if isolated else None)
 
     def _follow(self, now: float) -> None:
         """The rate at `now`: on its way back after an isolated 429, else grown by `increase` per calm second."""
