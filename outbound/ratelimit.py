@@ -59,7 +59,7 @@ class TokenBucket:
 
 @dataclass(frozen=True)
 class _Recovery:
-    """A return to the rate before an isolated 429, a straight line from `low` at `starts` to `high` at `ends`."""
+    """A return to the rate before a 429 at the ceiling, a straight line from `low` at `starts` to `high` at `ends`."""
     low: float
     high: float
     starts: float
@@ -76,12 +76,13 @@ class AdaptiveRate:
     with TCP's fast recovery for a 429 that says nothing about the rate.
 
     Every 429 stops this process's calls until the server's Retry-After is over. Then:
-    - an isolated 429 at the ceiling (none for `isolation_seconds` before it, nor was the process started then; and
-      the rate was at `ceiling`, which
-      the operator set a hair under the limit) is network jitter that put one call too many into the server's
-      window: the rate dips by `decrease` and is back where it was `recovery_seconds` after the Retry-After
-      (CUBIC's return to the last good rate, without its probing beyond it: the ceiling is known);
-    - any other 429 (repeated, or below the ceiling: someone else spends the key too) cuts the rate by `decrease`
+    - a 429 at the ceiling after calm (none for `isolation_seconds` before it, nor was the process started then; the
+      rate at `ceiling`, which the operator set a hair under the limit) is network jitter that put one call too many
+      into the server's window: the rate dips by `decrease` and is back where it was `recovery_seconds` after the
+      Retry-After (TCP's fast recovery, CUBIC's return to the last good rate without its probing beyond it: the
+      ceiling is known). Jitter comes in clusters on a loaded machine: up to `soft_strikes` 429s each within
+      `isolation_seconds` of the last are recovered so (the n-th over n x `recovery_seconds`);
+    - any other 429 (more of them, or below the ceiling: someone else spends the key too) cuts the rate by `decrease`
       (at most once per `calm_seconds`, so one burst of 429s is one cut) and each second without a 429 adds
       `increase` calls/s back, up to `ceiling`. Processes sharing a key so settle near the limit together, no
       coordinator needed.
@@ -89,7 +90,7 @@ class AdaptiveRate:
 
     def __init__(self, ceiling: float, *, floor: float = 0.2, increase: float = 0.005, decrease: float = 0.8,
                  calm_seconds: float = 1.0, isolation_seconds: float = 5.0, recovery_seconds: float = 2.0,
-                 probe_seconds: float = 30.0, clock: Callable[[], float] = time.monotonic,
+                 probe_seconds: float = 30.0, soft_strikes: int = 2, clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self.ceiling, self.floor = ceiling, min(floor, ceiling)
         self._increase, self._decrease, self._calm = increase, decrease, calm_seconds
@@ -103,6 +104,8 @@ class AdaptiveRate:
         self._grown_at = self._calm_since = clock()
         self._cut_at = float("-inf")
         self._recovery: _Recovery | None = None
+        self._target: float | None = None  # the rate a 429 at the ceiling is recovered to
+        self._strikes, self._soft_strikes = 0, soft_strikes
         self._paused_until = 0.0
         self.throttled_count = 0
 
@@ -140,17 +143,21 @@ class AdaptiveRate:
 
     def _cut(self, now: float) -> None:
         self._follow(now)
-        isolated = (now - self._calm_since >= self._isolation and self._recovery is None
-                    and self.rate >= 0.99 * self.ceiling)
-        before = self.rate
+        if now - self._calm_since >= self._isolation:  # calm before it: was the rate at the ceiling?
+            self._strikes = 0
+            self._target = self.rate if self.rate >= 0.99 * self.ceiling else None
         self._cut_at = self._grown_at = self._calm_since = now
         self._set(self.rate * self._decrease)
-        back_from = max(now, self._paused_until)
-        self._recovery = (_Recovery(self.rate, before, back_from, back_from + self._recovery_seconds)
-                          if isolated else None)
+        self._strikes += 1
+        if self._target is not None and self._strikes <= self._soft_strikes:
+            back_from = max(now, self._paused_until)
+            self._recovery = _Recovery(self.rate, self._target, back_from,
+                                       back_from + self._recovery_seconds * self._strikes)
+        else:  # 429 after 429: the key is shared, or its limit is lower; additive increase from here
+            self._target, self._recovery = None, None
 
     def _follow(self, now: float) -> None:
-        """The rate at `now`: on its way back after an isolated 429, else grown by `increase` per calm second."""
+        """The rate at `now`: on its way back after a 429 at the ceiling, else grown by `increase` per calm second."""
         if self._recovery is not None:
             self._set(self._recovery.rate_at(now))
             if now >= self._recovery.ends:

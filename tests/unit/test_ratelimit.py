@@ -64,11 +64,16 @@ def test_an_isolated_429_at_the_ceiling_costs_seconds_not_a_minute():
 
 def test_repeated_429s_cut_hard_and_calm_seconds_add_the_rate_back_slowly():
     time = FakeTime()
-    rate = AdaptiveRate(3.0, increase=0.1, isolation_seconds=10.0, clock=time.clock, sleep=time.sleep)
+    rate = AdaptiveRate(3.0, increase=0.1, isolation_seconds=10.0, soft_strikes=2, clock=time.clock,
+                        sleep=time.sleep)
     time.now += 10
-    rate.throttled(None)  # isolated: back at 3.0 within 2 s
-    time.now += 5
-    rate.throttled(None)  # a second one within 10 s: the key is shared, or the limit lower
+    rate.throttled(None)  # after calm: back at 3.0 within 2 s
+    time.now += 3
+    rate.throttled(None)  # a second soon after (jitter comes in clusters): back at 3.0 within 4 s
+    time.now += 4
+    rate.succeeded()
+    assert rate.rate == 3.0
+    rate.throttled(None)  # a third within 10 s of the last: the key is shared, or the limit lower
     assert round(rate.rate, 2) == 2.4
     time.now += 5
     rate.succeeded()
@@ -80,7 +85,8 @@ def test_repeated_429s_cut_hard_and_calm_seconds_add_the_rate_back_slowly():
 
 def test_a_429_below_the_ceiling_means_a_shared_key_and_is_not_undone():
     time = FakeTime()
-    rate = AdaptiveRate(3.0, increase=0.01, isolation_seconds=10.0, clock=time.clock, sleep=time.sleep)
+    rate = AdaptiveRate(3.0, increase=0.01, isolation_seconds=10.0, soft_strikes=1, clock=time.clock,
+                        sleep=time.sleep)
     time.now += 10
     rate.throttled(None)
     time.now += 5
