@@ -88,6 +88,10 @@ def kafka_security_from_env(env: Mapping[str, str]) -> dict[str, str]:
     return {_KAFKA_SECURITY_VARIABLES[var]: value for var, value in given.items()}
 
 
+def _comma_separated(text: str) -> tuple[str, ...]:
+    return tuple(Secret(part.strip()) for part in text.split(",") if part.strip())
+
+
 @dataclass(frozen=True)
 class Settings:
     kafka_bootstrap_servers: str = "localhost:9092"
@@ -121,11 +125,16 @@ class Settings:
     # An error no one classified (a bug, an unforeseen answer) is retried this many times (about 2 minutes with
     # the default backoff), then dead-lettered with its traceback: it must not stall its partition for good.
     unexpected_error_attempts: int = 8
-    # The most Infoplus calls/s this process makes (Infoplus allows ~3/s per API user, 10 per site). Processes
-    # sharing a key need not split it by hand: each cuts its rate on a 429 (x0.8, and waits out Retry-After) and
-    # climbs back by INFOPLUS_RATE_INCREASE_PER_SECOND calls/s each second (outbound/ratelimit.AdaptiveRate).
+    # The most Infoplus calls/s this process makes per API key (Infoplus allows ~3/s per API user, 10 per site).
+    # Processes sharing a key need not split it by hand: each waits out a 429's Retry-After; a lone 429 at this
+    # ceiling is jitter and the rate is back within seconds, repeated 429s cut it (x0.8) and it climbs back by
+    # INFOPLUS_RATE_INCREASE_PER_SECOND calls/s each second, faster the longer none comes (outbound/ratelimit.py).
     infoplus_calls_per_second: float = 2.9  # a hair under 3: network jitter can put calls paced at 3/s in one second
-    infoplus_rate_increase_per_second: float = 0.01
+    infoplus_rate_increase_per_second: float = 0.005
+    # INFOPLUS_API_KEYS: more API users of the same site, each with its own budget of INFOPLUS_CALLS_PER_SECOND;
+    # calls are spread over them (and INFOPLUS_API_KEY, when set). Their sum stays under the site's limit.
+    infoplus_api_keys: tuple[str, ...] = ()
+    infoplus_site_calls_per_second: float = 9.7  # a hair under Infoplus's 10/s per site, as 2.9 is under 3
     infoplus_poll_seconds: float = 30.0
     # A 429/5xx in a poll cycle is waited out and asked again within the cycle, for at most this many seconds in
     # all per cycle; past that the cycle ends and the next one resumes at the cursor.
@@ -154,6 +163,12 @@ class Settings:
     connection_outage_dead_letter_hours: float = 72.0
     # Processes other than web serve /metrics, /healthz, /readyz here (DESIGN.md "Metrics"); None: no port.
     metrics_port: int | None = None
+
+    @property
+    def infoplus_keys(self) -> tuple[str, ...]:
+        """Every Infoplus API key this process may use: INFOPLUS_API_KEY, then INFOPLUS_API_KEYS, each once."""
+        given = ((self.infoplus_api_key,) if self.infoplus_api_key else ()) + self.infoplus_api_keys
+        return tuple(Secret(key) for key in dict.fromkeys(given))
 
     @property
     def consumer_batch_seconds(self) -> float:
@@ -198,6 +213,9 @@ class Settings:
             infoplus_calls_per_second=float(env.get("INFOPLUS_CALLS_PER_SECOND", defaults.infoplus_calls_per_second)),
             infoplus_rate_increase_per_second=float(
                 env.get("INFOPLUS_RATE_INCREASE_PER_SECOND", defaults.infoplus_rate_increase_per_second)),
+            infoplus_api_keys=_comma_separated(env.get("INFOPLUS_API_KEYS", "")),
+            infoplus_site_calls_per_second=float(
+                env.get("INFOPLUS_SITE_CALLS_PER_SECOND", defaults.infoplus_site_calls_per_second)),
             infoplus_poll_seconds=float(env.get("INFOPLUS_POLL_SECONDS", defaults.infoplus_poll_seconds)),
             infoplus_poll_retry_budget_seconds=float(
                 env.get("INFOPLUS_POLL_RETRY_BUDGET_SECONDS", defaults.infoplus_poll_retry_budget_seconds)),

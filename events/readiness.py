@@ -1,4 +1,6 @@
-"""Is Kafka ready for this process? Asked of the broker itself, with this process's own settings.
+"""Is Kafka ready for this process? Asked of the broker itself, with this process's own settings. And
+`IMPEDIMENTS`: what else, said by the part that knows, keeps a process from its work (every Infoplus API key
+refused), which a loop process's /readyz reports.
 
 A TCP connect says nothing about a wrong password or an untrusted certificate: readiness means the broker
 answered a request (DescribeCluster) over an authenticated connection. The answer is cached for CACHE_SECONDS,
@@ -29,6 +31,38 @@ _BROKER_TIMEOUT_MS = 2_500
 class Readiness:
     ready: bool
     reason: str  # "ready", or a fixed category ("authentication failed", "unreachable" …): never a secret
+
+
+class Impediments:
+    """Reasons, by source, that this process cannot do its work although Kafka is fine. Set and cleared by the
+    part that sees them (infoplus/keys.py); read by /readyz. The reasons are fixed sentences: never a secret."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._reasons: dict[str, str] = {}
+
+    def report(self, source: str, reason: str) -> None:
+        with self._lock:
+            self._reasons[source] = reason
+
+    def clear(self, source: str) -> None:
+        with self._lock:
+            self._reasons.pop(source, None)
+
+    def first(self) -> str | None:
+        with self._lock:
+            return next(iter(self._reasons.values()), None)
+
+
+IMPEDIMENTS = Impediments()
+
+
+def unless_impeded(readiness: Callable[[], tuple[bool, str]]) -> Callable[[], tuple[bool, str]]:
+    """`readiness`, but not ready while an impediment is reported, with the impediment as the reason."""
+    def check() -> tuple[bool, str]:
+        impediment = IMPEDIMENTS.first()
+        return (False, impediment) if impediment else readiness()
+    return check
 
 
 class KafkaReadiness:

@@ -1,7 +1,7 @@
 """Infoplus v3.0 REST client (`{base}/infoplus-wms/api/v3.0/…`, header `API-Key`)."""
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 from urllib.parse import quote
 
 import requests
@@ -9,10 +9,12 @@ import requests
 from config.settings import Settings
 from outbound.errors import Permanent, Retryable
 from outbound.http import new_session, send
-from outbound.ratelimit import AdaptiveRate
+from infoplus.keys import InfoplusKeys
 
 API_PATH = "/infoplus-wms/api/v3.0"
 SEARCH_PAGE_LIMIT = 250  # the API's maximum
+REFUSED_KEY = (401, 403)  # Infoplus does not accept this API key (revoked, or its user lacks the permission)
+UNPACED = 1e9  # calls per second: no pacing at all
 
 
 def _call(read: Callable[[], list[dict]]) -> list[dict]:
@@ -25,35 +27,47 @@ def quote_filter_value(value: str) -> str:
 
 
 class InfoplusClient:
-    def __init__(self, base_url: str, api_key: str, *, timeout: tuple[float, float] = (3.05, 10.0),
-                 session: requests.Session | None = None, rate_limit: AdaptiveRate | None = None) -> None:
+    """`api_key` is one key or several (API users of the same site); `keys` — the budget they share — paces every
+    call and spreads calls over them. Without `keys` calls are not paced (tests, one-off commands)."""
+
+    def __init__(self, base_url: str, api_key: str | Sequence[str], *, timeout: tuple[float, float] = (3.05, 10.0),
+                 session: requests.Session | None = None, keys: InfoplusKeys | None = None) -> None:
         self._base = base_url.rstrip("/") + API_PATH
         self._timeout = timeout
         self._session = session or new_session()
-        self._session.headers.update({"API-Key": api_key, "Accept": "application/json"})
-        self._rate_limit = rate_limit
+        self._session.headers.update({"Accept": "application/json"})
+        self._keys = keys or InfoplusKeys([api_key] if isinstance(api_key, str) else api_key,
+                                          calls_per_second=UNPACED, site_calls_per_second=UNPACED)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "InfoplusClient":
-        if not settings.infoplus_base_url or not settings.infoplus_api_key:
-            raise SystemExit("INFOPLUS_BASE_URL and INFOPLUS_API_KEY must be set")
-        return cls(settings.infoplus_base_url, settings.infoplus_api_key, timeout=settings.http_timeout,
-                   rate_limit=AdaptiveRate(settings.infoplus_calls_per_second,
-                                           increase=settings.infoplus_rate_increase_per_second))
+        keys = settings.infoplus_keys
+        if not settings.infoplus_base_url or not keys:
+            raise SystemExit("INFOPLUS_BASE_URL and INFOPLUS_API_KEY (or INFOPLUS_API_KEYS) must be set")
+        return cls(settings.infoplus_base_url, keys, timeout=settings.http_timeout,
+                   keys=InfoplusKeys(keys, calls_per_second=settings.infoplus_calls_per_second,
+                                     site_calls_per_second=settings.infoplus_site_calls_per_second,
+                                     increase=settings.infoplus_rate_increase_per_second))
 
     def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
-        """Every call spends from this process's share of the Infoplus budget, which a 429 cuts."""
-        if self._rate_limit is None:
-            return send(self._session, method, url, **kwargs)
-        self._rate_limit.acquire()
-        try:
-            response = send(self._session, method, url, **kwargs)
-        except Retryable as error:
-            if error.status == 429:
-                self._rate_limit.throttled(error.retry_after)
-            raise
-        self._rate_limit.succeeded()
-        return response
+        """Every call spends a turn of one key's budget (a 429 cuts it). A key Infoplus refuses is set aside and the
+        call made again with another: a refused call did nothing, so this cannot double anything."""
+        while True:
+            key = self._keys.take()
+            try:
+                response = send(self._session, method, url, headers={"API-Key": key.value}, **kwargs)
+            except Retryable as error:
+                if error.status == 429:
+                    self._keys.throttled(key, error.retry_after)
+                raise
+            except Permanent as error:
+                if error.status not in REFUSED_KEY:
+                    self._keys.succeeded(key)
+                    raise
+                self._keys.refused(key, error.status)
+                continue
+            self._keys.succeeded(key)
+            return response
 
     def search(self, resource: str, filter_: str, *, page: int = 1, limit: int = SEARCH_PAGE_LIMIT,
                sort: str | None = None) -> list[dict]:

@@ -42,6 +42,14 @@ OUTBOUND_REQUESTS = Counter(
     "(429 included; `timeout` / `connection_error` when no answer came)", ["api", "endpoint", "method", "status"])
 OUTBOUND_SECONDS = Histogram(
     "cartbridge_outbound_request_duration_seconds", "Time of one call to an outside API", ["api"], buckets=_SLOW)
+INFOPLUS_BUDGET = Gauge(
+    "cartbridge_infoplus_budget_calls_per_second", "This process's current Infoplus call rate per API key (its "
+    "position in INFOPLUS_API_KEY, INFOPLUS_API_KEYS), which 429s cut and calm seconds grow back", ["key"])
+INFOPLUS_THROTTLED = Counter(
+    "cartbridge_infoplus_throttled", "Infoplus answers of 429 per API key (position)", ["key"])
+INFOPLUS_KEY_REFUSED = Gauge(
+    "cartbridge_infoplus_api_key_refused", "1 while an Infoplus API key (position) is set aside: Infoplus "
+    "answered it 401/403", ["key"])
 
 POLLER_LEADER = Gauge("cartbridge_poller_leader", "1 while this poller copy holds the leadership")
 POLLER_REJOIN_REBUILDS = Gauge(

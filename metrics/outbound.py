@@ -6,7 +6,8 @@ import threading
 from collections import Counter as Tally
 from urllib.parse import urlsplit
 
-from metrics.families import OUTBOUND_REQUESTS, OUTBOUND_SECONDS
+from metrics.families import (INFOPLUS_BUDGET, INFOPLUS_KEY_REFUSED, INFOPLUS_THROTTLED, OUTBOUND_REQUESTS,
+                              OUTBOUND_SECONDS)
 
 # (api, the part of the path before the endpoint): the real APIs' roots, the same on the stand-ins.
 _ROOTS = (
@@ -56,3 +57,16 @@ def calls_made(api: str) -> int:
     """Calls this process made to `api` since it started."""
     with _calls_lock:
         return _calls[api]
+
+
+# The Infoplus budget (infoplus/keys.py): per API key, labelled by its position (1, 2 …), never its value.
+def observe_infoplus_budget(key: str, calls_per_second: float) -> None:
+    INFOPLUS_BUDGET.labels(key).set(calls_per_second)
+
+
+def observe_infoplus_throttled(key: str) -> None:
+    INFOPLUS_THROTTLED.labels(key).inc()
+
+
+def observe_infoplus_key_refused(key: str, refused: bool) -> None:
+    INFOPLUS_KEY_REFUSED.labels(key).set(1 if refused else 0)

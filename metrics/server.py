@@ -12,6 +12,8 @@ from typing import Callable
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
+from events.readiness import unless_impeded
+
 log = logging.getLogger(__name__)
 
 Readiness = Callable[[], tuple[bool, str]]
@@ -57,7 +59,7 @@ def serve_if_configured(port: int | None, readiness: Readiness = _always_ready,
                         collect: Collect = _this_process) -> MetricsServer | None:
     if port is None:
         return None
-    return MetricsServer(port, readiness, collect=collect).start()
+    return MetricsServer(port, unless_impeded(readiness), collect=collect).start()  # e.g. every Infoplus API key refused
 
 
 def _handler_class(readiness: Readiness, collect: Collect) -> type[BaseHTTPRequestHandler]:

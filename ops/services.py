@@ -35,7 +35,7 @@ def switch_reader(settings: Settings, registry: ConnectionRegistry) -> SwitchRea
     """Switches as the consumers see them: the file's, or Infoplus's for `switches_from: infoplus` (same cache
     rules, through SwitchBoard); without Infoplus settings here those are shown as not readable."""
     board = None
-    if settings.infoplus_base_url and settings.infoplus_api_key:
+    if settings.infoplus_base_url and settings.infoplus_keys:
         from infoplus.client import InfoplusClient
         from infoplus.switches import SwitchBoard
         board = SwitchBoard(registry, InfoplusClient.from_settings(settings), settings.infoplus_switches_ttl_seconds)

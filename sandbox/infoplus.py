@@ -10,8 +10,11 @@ Resources: orders (`POST order`, `GET order/search`, `GET order/{orderNo}`), ite
 (`add_item`, `set_orderable`, `add_shipment`, `ship_order_lines`, `add_backorder_child`,
 `add_connection`, `set_switch`, ...) seed and change records, always bumping `modifyDate`.
 
-Infoplus publishes no rate-limit contract; third parties report 3 requests/s per API user.
-`rate_limit(per_second)` makes the stand-in enforce one (429 + `Retry-After: 1`).
+Infoplus publishes no rate-limit contract; third parties report 3 requests/s per API user and 10
+per site. `rate_limit(per_second)` makes the stand-in enforce the first per API key and
+`site_rate_limit(per_second)` the second (429 + `Retry-After: 1`), each counted in a sliding
+second (the default) or in the clock's fixed seconds (`window="fixed"`, as some limiters do).
+Several API users: `add_api_key(key)`; `revoke_api_key(key)` makes Infoplus answer it 401.
 """
 from __future__ import annotations
 
@@ -230,6 +233,29 @@ def _paging(query: Mapping[str, str]) -> tuple[int, int]:
     return page, limit
 
 
+class _Window:
+    """At most `limit` requests a second: in any sliding second (a log of the requests let through)
+    or in each second of the clock (`fixed`: a burst across a boundary may see twice the limit)."""
+
+    def __init__(self, limit: int, window: str) -> None:
+        if window not in ("sliding", "fixed"):
+            raise ValueError(f"window is 'sliding' or 'fixed', not {window!r}")
+        self.limit, self.fixed = limit, window == "fixed"
+        self._times: deque[float] = deque()
+
+    def admits(self, now: float) -> bool:
+        while self._times and self._left(self._times[0], now):
+            self._times.popleft()
+        return len(self._times) < self.limit
+
+    def _left(self, then: float, now: float) -> bool:
+        """Has a request let through at `then` left the window by `now`?"""
+        return math.floor(then) < math.floor(now) if self.fixed else now - then >= 1.0
+
+    def count(self, now: float) -> None:
+        self._times.append(now)
+
+
 class InfoplusStandIn(StandIn):
     """The Infoplus API as the service sees it: orders, items, shipments and shopping-cart
     connections, each a `Table` searched with the Infoplus filter grammar.
@@ -245,13 +271,16 @@ class InfoplusStandIn(StandIn):
     def __init__(self, api_key: str = "test-key", port: int = 0,
                  known_skus: Mapping[int, Iterable[str]] | None = None) -> None:
         self.api_key = api_key
+        self.api_keys = {api_key}  # every key answered; `add_api_key`, `revoke_api_key`
         self.known_skus = ({int(lob): set(skus) for lob, skus in known_skus.items()}
                            if known_skus is not None else None)
         self._number_lock = threading.Lock()
         self._rate_lock = threading.Lock()
-        self._rate_per_second: int | None = None
-        self._recent: deque[float] = deque()  # monotonic times of requests let through
-        self.throttled = 0  # 429s sent by `rate_limit`
+        self._key_limit: tuple[int, str] | None = None  # (per second, window) for every API key
+        self._per_key: dict[str, _Window] = {}
+        self._site: _Window | None = None
+        self.throttled = 0  # 429s sent by `rate_limit` / `site_rate_limit`
+        self.traffic: list[tuple[float, str, int]] = []  # (monotonic time, API-Key sent, status) of every call
         self.reset_state()
         super().__init__(port)
 
@@ -270,7 +299,7 @@ class InfoplusStandIn(StandIn):
 
     # ---- HTTP ------------------------------------------------------------------------------
     def authenticate(self, req: Request) -> Response | None:
-        if req.headers.get("API-Key") != self.api_key:
+        if req.headers.get("API-Key") not in self.api_keys:
             return json_response(401, {"errors": ["Invalid API Key"]})
         return None
 
@@ -281,36 +310,62 @@ class InfoplusStandIn(StandIn):
         """The rate limit (when set) comes first: a throttled request reaches nothing else."""
         found = self._match(req)
         if found is None or not found.public:
-            refused = self._rate_check()
+            refused = self._rate_check(req)
             if refused is not None:
                 return refused
         return super().dispatch(req)
 
-    # ---- rate limit (a fault, cleared by reset_faults) ---------------------------------------
-    def rate_limit(self, per_second: int | None) -> None:
-        """Answer 429 (`Retry-After: 1`) to requests beyond `per_second` in any sliding 1 s
-        window; None or 0 lifts the limit. Refused requests do not use up the window."""
+    def record(self, req: Request, status: int) -> None:
+        super().record(req, status)
         with self._rate_lock:
-            self._rate_per_second = per_second or None
-            self._recent.clear()
+            self.traffic.append((time.monotonic(), req.headers.get("API-Key") or "", status))
 
-    def _rate_check(self) -> Response | None:
+    def clear_calls(self) -> None:
+        super().clear_calls()
         with self._rate_lock:
-            if self._rate_per_second is None:
-                return None
+            self.traffic.clear()
+
+    # ---- API users -------------------------------------------------------------------------
+    def add_api_key(self, key: str) -> None:
+        """Another API user of the same site."""
+        self.api_keys.add(key)
+
+    def revoke_api_key(self, key: str) -> None:
+        """Infoplus answers this key 401 from now on (an admin deleted the user or its key)."""
+        self.api_keys.discard(key)
+
+    # ---- rate limits (faults, cleared by reset_faults) ---------------------------------------
+    def rate_limit(self, per_second: int | None, window: str = "sliding") -> None:
+        """Answer 429 (`Retry-After: 1`) to an API key's requests beyond `per_second` in any sliding
+        1 s window (`window="fixed"`: in any second of the clock); None or 0 lifts the limit.
+        Refused requests do not use up the window."""
+        with self._rate_lock:
+            self._key_limit = (per_second, window) if per_second else None
+            self._per_key.clear()
+
+    def site_rate_limit(self, per_second: int | None, window: str = "sliding") -> None:
+        """The same for all keys together (Infoplus: about 10/s per site)."""
+        with self._rate_lock:
+            self._site = _Window(per_second, window) if per_second else None
+
+    def _rate_check(self, req: Request) -> Response | None:
+        with self._rate_lock:
+            windows = [self._site] if self._site else []
+            if self._key_limit is not None:
+                key = req.headers.get("API-Key") or ""
+                windows.append(self._per_key.setdefault(key, _Window(*self._key_limit)))
             now = time.monotonic()
-            while self._recent and now - self._recent[0] >= 1.0:
-                self._recent.popleft()
-            if len(self._recent) >= self._rate_per_second:
-                self.throttled += 1
-                return json_response(429, {"errors": ["Too many requests"]},
-                                     {"Retry-After": "1"})
-            self._recent.append(now)
-            return None
+            if all(window.admits(now) for window in windows):
+                for window in windows:
+                    window.count(now)
+                return None
+            self.throttled += 1
+            return json_response(429, {"errors": ["Too many requests"]}, {"Retry-After": "1"})
 
     def reset_faults(self) -> None:
         super().reset_faults()
         self.rate_limit(None)
+        self.site_rate_limit(None)
         with self._rate_lock:
             self.throttled = 0
 

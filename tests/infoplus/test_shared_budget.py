@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 
 from tests.support.kafka import ROOT
 
-SECONDS = 24.0
-SETTLE = 8.0  # the first seconds: three processes starting at the full limit each, finding their shares
+SECONDS = 26.0
+# The first seconds of calls: three processes starting at the full limit each, finding their shares. Counted from
+# the first call, not from the start of the processes: on a loaded machine Python takes seconds to start.
+SETTLE = 10.0
 LIMIT = 3
 
 
@@ -18,18 +19,16 @@ def test_three_processes_sharing_a_key_settle_near_the_limit_with_few_429s(world
     env = {**world.environ(), "INFOPLUS_CALLS_PER_SECOND": "3"}  # each would take the whole limit alone
     callers = [subprocess.Popen([sys.executable, "-m", "tests.support.infoplus_caller", str(SECONDS)], cwd=ROOT,
                                 env=env) for _ in range(3)]
-    time.sleep(SETTLE)
-    calls_before, refused_before = len(world.infoplus.calls), world.infoplus.throttled
-    started = time.monotonic()
     for caller in callers:
-        assert caller.wait(timeout=SECONDS + 30) == 0
-    steady = time.monotonic() - started - 1  # the callers end within about a second of each other
+        assert caller.wait(timeout=SECONDS + 60) == 0
 
-    calls = world.infoplus.calls[calls_before:]
-    refused = world.infoplus.throttled - refused_before
-    answered = len(calls) - refused
-    share = answered / (steady * LIMIT)
-    print(f"steady state over {steady:.1f} s: {answered} answered ({share:.0%} of the limit), {refused} 429s "
-          f"({refused / len(calls):.0%} of calls); whole run: {world.infoplus.throttled} 429s")
+    traffic = world.infoplus.traffic
+    start, end = traffic[0][0] + SETTLE, traffic[-1][0] - 1  # the callers end within about a second of each other
+    statuses = [status for at, _, status in traffic if start <= at < end]
+    refused = statuses.count(429)
+    answered = len(statuses) - refused
+    share = answered / ((end - start) * LIMIT)
+    print(f"steady state over {end - start:.1f} s: {answered} answered ({share:.0%} of the limit), {refused} 429s "
+          f"({refused / len(statuses):.0%} of calls); whole run: {world.infoplus.throttled} 429s")
     assert share >= 0.75
-    assert refused / len(calls) <= 0.15
+    assert refused / len(statuses) <= 0.10
