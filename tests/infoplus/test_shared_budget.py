@@ -7,6 +7,7 @@ import sys
 import time
 
 from tests.support.kafka import ROOT
+from tests.support.world import eventually
 
 SECONDS = 24.0
 SETTLE = 8.0  # the first seconds: three processes starting at the full limit each, finding their shares
@@ -16,8 +17,11 @@ LIMIT = 3
 def test_three_processes_sharing_a_key_settle_near_the_limit_with_few_429s(world):
     world.infoplus.rate_limit(LIMIT)
     env = {**world.environ(), "INFOPLUS_CALLS_PER_SECOND": "3"}  # each would take the whole limit alone
-    callers = [subprocess.Popen([sys.executable, "-m", "tests.support.infoplus_caller", str(SECONDS)], cwd=ROOT,
-                                env=env) for _ in range(3)]
+    started_files = [world.tmp_path / f"caller-{n}.started" for n in range(3)]
+    callers = [subprocess.Popen([sys.executable, "-m", "tests.support.infoplus_caller", str(SECONDS), str(started)],
+                                cwd=ROOT, env=env) for started in started_files]
+    # SETTLE counts from when all three call, not from the spawn: starting takes seconds on a loaded machine.
+    eventually(lambda: all(started.exists() for started in started_files), 60, message="three callers calling")
     time.sleep(SETTLE)
     calls_before, refused_before = len(world.infoplus.calls), world.infoplus.throttled
     started = time.monotonic()
