@@ -139,6 +139,24 @@ class SecureBroker(Broker):
         self._env.update({"KAFKA_SASL_SSL_PORT": str(self.sasl_ssl_port), "KAFKA_MTLS_PORT": str(self.mtls_port),
                           "KAFKA_LOCAL_USER": user, "KAFKA_LOCAL_PASSWORD": password})
 
+    def _wait_until_serving(self, timeout: float = 120) -> None:
+        """Also until each secured listener has let one client in: a fresh broker's first TLS handshakes and SCRAM
+        logins (JIT, key setup) on a loaded machine took longer than the first test's 5 s bound, and the web tier
+        reported a login the broker had not yet answered as "unreachable" instead of the refusal the test checks."""
+        super()._wait_until_serving(timeout)
+        from config.settings import kafka_security_from_env
+        for env in (self.sasl_ssl_env("SCRAM-SHA-512"), self.sasl_ssl_env("PLAIN"), self.mtls_env()):
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    KafkaAdminClient(bootstrap_servers=env["KAFKA_BOOTSTRAP_SERVERS"], request_timeout_ms=10000,
+                                     **kafka_security_from_env(env)).close()
+                    break
+                except KafkaError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.5)
+
     @property
     def ca_file(self) -> Path:
         """The broker's self-signed certificate, PEM: what a client trusts."""
