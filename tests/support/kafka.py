@@ -13,6 +13,8 @@ from pathlib import Path
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
+from config.settings import kafka_security_from_env
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -76,15 +78,20 @@ class Broker:
         subprocess.run([str(ROOT / "bin/kafka"), "stop"], env=self._env, check=True, timeout=60)
 
     def _wait_until_serving(self, timeout: float = 120) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                KafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=5000).close()
-                return
-            except KafkaError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.5)
+        _wait_until_a_client_gets_in(timeout, bootstrap_servers=self.bootstrap)
+
+
+def _wait_until_a_client_gets_in(timeout: float, **client_config) -> None:
+    """Until an admin client with `client_config` connects (and logs in, on a secured listener), or raise at timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            KafkaAdminClient(request_timeout_ms=10000, **client_config).close()
+            return
+        except KafkaError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
 
 
 def shared_broker_bootstrap(folder: Path) -> str:
@@ -144,18 +151,9 @@ class SecureBroker(Broker):
         logins (JIT, key setup) on a loaded machine took longer than the first test's 5 s bound, and the web tier
         reported a login the broker had not yet answered as "unreachable" instead of the refusal the test checks."""
         super()._wait_until_serving(timeout)
-        from config.settings import kafka_security_from_env
         for env in (self.sasl_ssl_env("SCRAM-SHA-512"), self.sasl_ssl_env("PLAIN"), self.mtls_env()):
-            deadline = time.monotonic() + timeout
-            while True:
-                try:
-                    KafkaAdminClient(bootstrap_servers=env["KAFKA_BOOTSTRAP_SERVERS"], request_timeout_ms=10000,
-                                     **kafka_security_from_env(env)).close()
-                    break
-                except KafkaError:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.5)
+            _wait_until_a_client_gets_in(timeout, bootstrap_servers=env["KAFKA_BOOTSTRAP_SERVERS"],
+                                         **kafka_security_from_env(env))
 
     @property
     def ca_file(self) -> Path:
