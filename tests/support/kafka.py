@@ -1,7 +1,10 @@
 """A real Apache Kafka broker for the test session, started with the same script a developer uses (bin/kafka)."""
 from __future__ import annotations
 
+import fcntl
+import json
 import os
+import random
 import socket
 import subprocess
 import time
@@ -10,11 +13,36 @@ from pathlib import Path
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
+from config.settings import kafka_security_from_env
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
+# Servers the tests start (brokers, gunicorn, metrics ports) listen on ports from here up to the kernel's ephemeral
+# range. A port the kernel hands out for bind(0) comes from that range, which every outgoing connection draws from
+# too: between free_port() and the server's bind, a Kafka client's connection could take it ("Address already in
+# use" — more likely the more tests run side by side).
+_LISTEN_PORTS_FROM = 20000
+
+
+def _ephemeral_ports_start() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
+    """A loopback port no one listens on now, outside the range outgoing connections take their ports from."""
+    candidates = list(range(_LISTEN_PORTS_FROM, _ephemeral_ports_start()))
+    for port in random.sample(candidates, min(50, len(candidates))):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as sock:  # a crowded low range: let the kernel choose
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
@@ -22,32 +50,84 @@ def free_port() -> int:
 class Broker:
     """One single-node KRaft broker on free loopback ports, with its data in `data_dir`."""
 
-    def __init__(self, data_dir: Path) -> None:
-        self.port = free_port()
-        self._env = {**os.environ, "KAFKA_PORT": str(self.port), "KAFKA_CONTROLLER_PORT": str(free_port()),
-                     "KAFKA_DATA_DIR": str(data_dir)}
+    def __init__(self, data_dir: Path, *, port: int | None = None, controller_port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.data_dir = data_dir
+        self._env = {**os.environ, "KAFKA_PORT": str(self.port),
+                     "KAFKA_CONTROLLER_PORT": str(controller_port or free_port()), "KAFKA_DATA_DIR": str(data_dir)}
 
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
 
+    @property
+    def controller_port(self) -> int:
+        return int(self._env["KAFKA_CONTROLLER_PORT"])
+
     def start(self) -> None:
-        subprocess.run([str(ROOT / "bin/kafka"), "start"], env=self._env, check=True, timeout=300)
-        self._wait_until_serving()
+        """Start it and wait until it serves metadata. A start that fails stops whatever it left running: a JVM
+        left behind by a timed-out start would hold the ports and the cores for the rest of the run."""
+        try:
+            subprocess.run([str(ROOT / "bin/kafka"), "start"], env=self._env, check=True, timeout=360)
+            self._wait_until_serving()
+        except BaseException:
+            self.stop()
+            raise
 
     def stop(self) -> None:
         subprocess.run([str(ROOT / "bin/kafka"), "stop"], env=self._env, check=True, timeout=60)
 
-    def _wait_until_serving(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                KafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=5000).close()
-                return
-            except KafkaError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.5)
+    def _wait_until_serving(self, timeout: float = 120) -> None:
+        _wait_until_a_client_gets_in(timeout, bootstrap_servers=self.bootstrap)
+
+
+def _wait_until_a_client_gets_in(timeout: float, **client_config) -> None:
+    """Until an admin client with `client_config` connects (and logs in, on a secured listener), or raise at timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            KafkaAdminClient(request_timeout_ms=10000, **client_config).close()
+            return
+        except KafkaError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+def shared_broker_bootstrap(folder: Path) -> str:
+    """The address of the test run's one broker. Whichever process asks first (a pytest-xdist worker, or pytest
+    itself when it runs the tests alone) starts it, holding a lock in `folder`; the others wait on the lock and read
+    its address. Every worker shares it — tests keep apart by topic prefix — and stop_shared_broker stops it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    state = folder / "broker.json"
+    with open(folder / "broker.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if state.exists():
+            known = json.loads(state.read_text())
+            if "error" in known:  # one failed start, reported by every worker, rather than one start per worker
+                raise RuntimeError(f"the test run's broker did not start: {known['error']} (see {folder})")
+            return f"127.0.0.1:{known['port']}"
+        broker = Broker(folder / "data")
+        try:
+            broker.start()
+        except Exception as error:
+            state.write_text(json.dumps({"error": str(error)}))
+            raise
+        state.write_text(json.dumps({"port": broker.port}))
+        return broker.bootstrap
+
+
+def stop_shared_broker(folder: Path) -> None:
+    """Stop the broker shared_broker_bootstrap started in `folder`, if one was (a run of unit tests starts none).
+    The lock waits out a start still under way; the pid file covers a start its worker did not live to record."""
+    if not (folder / "broker.lock").exists():
+        return
+    with open(folder / "broker.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (folder / "data" / "broker.pid").exists():
+            state = folder / "broker.json"
+            known = json.loads(state.read_text()) if state.exists() else {}
+            Broker(folder / "data", port=known.get("port")).stop()
 
 
 class SecureBroker(Broker):
@@ -65,6 +145,15 @@ class SecureBroker(Broker):
         self.server_log = data_dir / "server.log"
         self._env.update({"KAFKA_SASL_SSL_PORT": str(self.sasl_ssl_port), "KAFKA_MTLS_PORT": str(self.mtls_port),
                           "KAFKA_LOCAL_USER": user, "KAFKA_LOCAL_PASSWORD": password})
+
+    def _wait_until_serving(self, timeout: float = 120) -> None:
+        """Also until each secured listener has let one client in: a fresh broker's first TLS handshakes and SCRAM
+        logins (JIT, key setup) on a loaded machine took longer than the first test's 5 s bound, and the web tier
+        reported a login the broker had not yet answered as "unreachable" instead of the refusal the test checks."""
+        super()._wait_until_serving(timeout)
+        for env in (self.sasl_ssl_env("SCRAM-SHA-512"), self.sasl_ssl_env("PLAIN"), self.mtls_env()):
+            _wait_until_a_client_gets_in(timeout, bootstrap_servers=env["KAFKA_BOOTSTRAP_SERVERS"],
+                                         **kafka_security_from_env(env))
 
     @property
     def ca_file(self) -> Path:

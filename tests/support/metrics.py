@@ -10,13 +10,14 @@ from tests.support.kafka import free_port
 
 
 def scrape(url: str, wait: float = 15.0) -> str:
-    """GET the metrics text; a process that is still starting gets `wait` seconds to open its port."""
+    """GET the metrics text; a process that is still starting gets `wait` seconds to open its port and answer
+    (a read timeout too: a gunicorn worker still booting on a loaded machine leaves the first request waiting)."""
     deadline = time.monotonic() + wait
     while True:
         try:
             response = requests.get(url, timeout=5)
             break
-        except requests.ConnectionError:
+        except requests.RequestException:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
