@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 from sandbox.sample import shopify_headers, shopify_order  # noqa: E402
 from tests.support.kafka import Broker, free_port  # noqa: E402
 
-SECRET = "bench-secret"
+SECRET = "bench-webhook-secret-0001"
 
 
 def connections_file(count: int) -> str:

@@ -40,7 +40,7 @@ from sandbox.sample import infoplus_push_headers, shopify_headers, shopify_order
 from sandbox.shopify import ShopifyStandIn  # noqa: E402
 from tests.support.kafka import Broker, free_port  # noqa: E402
 
-API_KEY, SECRET, PUSH_SECRET, LIMIT = "bench-key", "bench-secret", "whsec_YmVuY2gtcHVzaC1zZWNyZXQ=", 3
+API_KEY, SECRET, PUSH_SECRET, LIMIT = "bench-key", "bench-webhook-secret-0001", "whsec_YmVuY2gtcHVzaC1zZWNyZXQ=", 3
 
 
 def connections(shopify: ShopifyStandIn) -> dict:

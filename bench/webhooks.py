@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 from sandbox.sample import shopify_headers, shopify_order  # noqa: E402
 from tests.support.kafka import Broker, free_port  # noqa: E402
 
-SECRET = "bench-secret"
+SECRET = "bench-webhook-secret-0001"
 CONNECTIONS = f"""connections:
   - {{id: 101, name: Bench, platform: shopify, store_url: "http://127.0.0.1:9", lob_id: 10000,
       order_source_id: 55, warehouse_id: 1000, default_carrier_id: 1, webhook_secret: {SECRET},
