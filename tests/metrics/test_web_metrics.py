@@ -3,15 +3,13 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
 
 import requests
 
 from sandbox.sample import shopify_headers, shopify_order
-from tests.support.kafka import ROOT, free_port
+from tests.support.kafka import free_port
 from tests.support.metrics import scrape, value
+from tests.support.processes import gunicorn
 from tests.support.world import SHOPIFY_SECRET, eventually
 
 ANSWERS = "cartbridge_webhook_requests_total"
@@ -44,12 +42,7 @@ def test_several_gunicorn_workers_report_one_sum(world, tmp_path):
     port = free_port()
     env = {**world.environ(), "PORT": str(port), "HOST": "127.0.0.1", "WEB_CONCURRENCY": "2", "WEB_THREADS": "2"}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    log = open(tmp_path / "gunicorn.log", "wb")
-    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.py"], cwd=ROOT, env=env,
-                              stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        eventually(lambda: _answers(base + "/healthz"), 30, message="gunicorn serving")
+    with gunicorn(env, tmp_path / "gunicorn.log", ready_within=30) as base:
         body = json.dumps(shopify_order(order_id=8201)).encode()
         for _ in range(10):  # new connections: gunicorn spreads them over both workers
             answer = requests.post(base + "/webhooks/carts/101", data=body, timeout=10,
@@ -58,16 +51,6 @@ def test_several_gunicorn_workers_report_one_sum(world, tmp_path):
         for _ in range(6):
             text = scrape(base + "/metrics")
             assert value(text, ANSWERS, connection="101", status="401") == 10, text
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
-        log.close()
     output = (tmp_path / "gunicorn.log").read_text()
     assert output.count("Booting worker") >= 2, output
 
-
-def _answers(url: str) -> bool:
-    try:
-        return requests.get(url, timeout=5).status_code == 200
-    except requests.RequestException:  # not listening yet, or a booting worker answering late on a loaded machine
-        return False

@@ -1,12 +1,15 @@
 """Real service processes for tests: consumers run exactly as the Procfile runs them."""
 from __future__ import annotations
 
+import contextlib
 import signal
 import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Iterator
 
+import requests
 from werkzeug.serving import make_server
 
 from tests.support.kafka import ROOT
@@ -70,3 +73,28 @@ class WebServer:
 
     def stop(self) -> None:
         self._server.shutdown()
+
+
+@contextlib.contextmanager
+def gunicorn(env: dict[str, str], log_path: Path, *, ready_within: float) -> Iterator[str]:
+    """The web tier as the Procfile runs it (gunicorn, config/gunicorn.py) on the environment's PORT: yields its base
+    URL once /healthz answers, and stops it with SIGTERM however the test ends."""
+    from tests.support.world import eventually  # world.py imports this module
+    with open(log_path, "wb") as log:
+        server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.py"], cwd=ROOT, env=env,
+                                  stdout=log, stderr=subprocess.STDOUT)
+        base = f"http://127.0.0.1:{env['PORT']}"
+        try:
+            eventually(lambda: answers(base + "/healthz"), ready_within, message="gunicorn serving")
+            yield base
+        finally:
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=30)
+
+
+def answers(url: str) -> bool:
+    """True once `url` answers 200."""
+    try:
+        return requests.get(url, timeout=5).status_code == 200
+    except requests.RequestException:  # not listening yet, or a booting worker answering late on a loaded machine
+        return False

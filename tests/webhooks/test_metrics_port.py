@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
-import sys
 
 import requests
 
 from sandbox.sample import shopify_headers, shopify_order
-from tests.support.kafka import ROOT, free_port
+from tests.support.kafka import free_port
 from tests.support.metrics import scrape, value
+from tests.support.processes import answers, gunicorn
 from tests.support.world import eventually
 
 ANSWERS = "cartbridge_webhook_requests_total"
@@ -28,29 +26,13 @@ def test_gunicorn_serves_the_workers_sum_on_metrics_port(world, tmp_path):
     env = {**world.environ(), "PORT": str(port), "HOST": "127.0.0.1", "WEB_CONCURRENCY": "2", "WEB_THREADS": "2",
            "METRICS_PORT": str(metrics_port)}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    log = open(tmp_path / "gunicorn.log", "wb")
-    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.py"], cwd=ROOT, env=env,
-                              stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        eventually(lambda: _answers(base + "/healthz"), 60, message="gunicorn serving")
+    with gunicorn(env, tmp_path / "gunicorn.log", ready_within=60) as base:
         body = json.dumps(shopify_order(order_id=8301)).encode()
         for _ in range(4):
             answer = requests.post(base + "/webhooks/carts/101", data=body, timeout=10,
                                    headers={**shopify_headers(body, "wrong"), "Connection": "close"})
             assert answer.status_code == 401
         assert requests.get(base + "/metrics", timeout=10).status_code == 404
-        text = eventually(lambda: _answers(f"http://127.0.0.1:{metrics_port}/metrics")
+        text = eventually(lambda: answers(f"http://127.0.0.1:{metrics_port}/metrics")
                           and scrape(f"http://127.0.0.1:{metrics_port}/metrics"), 30, message="metrics port")
         assert value(text, ANSWERS, connection="101", status="401") == 4, text
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
-        log.close()
-
-
-def _answers(url: str) -> bool:
-    try:
-        return requests.get(url, timeout=5).status_code == 200
-    except requests.RequestException:  # not up yet, or slow on a loaded machine: asked again
-        return False
