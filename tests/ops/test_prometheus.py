@@ -19,6 +19,7 @@ import yaml
 
 from sandbox.sample import shopify_headers, shopify_order
 from tests.support.kafka import ROOT, free_port
+from tests.support.processes import answers
 from tests.support.world import SHOPIFY_SECRET, eventually
 
 PROMETHEUS_DIR = ROOT / "ops" / "prometheus"
@@ -211,7 +212,7 @@ def gunicorn(world):
         with open(world.tmp_path / "gunicorn.log", "ab") as log:
             started.append(subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.py"],
                                             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
-        eventually(lambda: _answers(f"http://127.0.0.1:{port}/healthz"), 60, message="gunicorn serving")
+        eventually(lambda: answers(f"http://127.0.0.1:{port}/healthz"), 60, message="gunicorn serving")
         return f"127.0.0.1:{port}"
 
     yield start
@@ -239,7 +240,7 @@ def prometheus_for(tmp_path):
                  f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
                 stdout=log, stderr=subprocess.STDOUT))
         base = f"http://127.0.0.1:{port}"
-        eventually(lambda: _answers(base + "/-/ready"), 60, message="prometheus ready")
+        eventually(lambda: answers(base + "/-/ready"), 60, message="prometheus ready")
         return base
 
     yield start
@@ -333,9 +334,3 @@ def test_each_comparison_as_bool_leaves_label_matchers_alone():
     assert _each_comparison_as_bool("a > 0 and b >= bool 1") == "a > bool 0 and b >= bool 1"
     assert _each_comparison_as_bool('rate(x{s!~"2.."}[5m]) / y < 0.1') == 'rate(x{s!~"2.."}[5m]) / y < bool 0.1'
 
-
-def _answers(url: str) -> bool:
-    try:
-        return requests.get(url, timeout=5).status_code == 200
-    except requests.RequestException:  # not listening yet, or a worker still booting
-        return False
