@@ -110,10 +110,15 @@ class Settings:
     http_connect_timeout_seconds: float = 3.05
     http_read_timeout_seconds: float = 10.0
     consumer_session_timeout_ms: int = 10_000
-    # A poll hands out up to this many records; the engine handles them for at most `consumer_batch_seconds`, then
-    # polls again (the rest is read again), so a slow batch never outlives max.poll.interval — past it the member
-    # is dropped from its group while still working, and another copy handles the same events.
+    # A poll hands out up to this many records; the engine queues them for its workers (consumers/inflight.py).
     consumer_max_poll_records: int = 100
+    # Events one consumer process works on at once (threads: the work is waiting on HTTP), one at a time per Kafka
+    # key. 32 measured (bench/concurrency.py, docs/consumer-engine.md): past it the 2-core machine's CPU, not the
+    # waiting, sets the pace, and the Infoplus budget paces the Infoplus calls whatever the number.
+    consumer_concurrency: int = 32
+    # Of those, at most this many for one connection's events at once (a connection may set `max_in_flight`):
+    # a big merchant's burst neither takes every slot nor blows through its cart's rate limit.
+    connection_max_in_flight: int = 4
     consumer_max_poll_interval_ms: int = 300_000
     # Consumer state stores (consumers/state.py): a key not written for this long is deleted, which bounds how long
     # a restore takes; anything older than that is looked up in Infoplus instead of trusted.
@@ -172,8 +177,8 @@ class Settings:
 
     @property
     def consumer_batch_seconds(self) -> float:
-        """How long one poll's records may be worked on: 40 % of max.poll.interval (120 s at the default), leaving
-        room for the event in flight (its calls have timeouts) and the commit."""
+        """How long the events in flight may take to finish when their partitions are revoked or the process stops:
+        40 % of max.poll.interval (120 s at the default) — every outbound call has a timeout well inside it."""
         return 0.4 * self.consumer_max_poll_interval_ms / 1000
 
     @property
@@ -208,6 +213,9 @@ class Settings:
             state_clock_skew_seconds=float(env.get("STATE_CLOCK_SKEW_SECONDS", defaults.state_clock_skew_seconds)),
             consumer_max_poll_interval_ms=int(
                 env.get("KAFKA_MAX_POLL_INTERVAL_MS", defaults.consumer_max_poll_interval_ms)),
+            consumer_concurrency=max(1, int(env.get("CONSUMER_CONCURRENCY", defaults.consumer_concurrency))),
+            connection_max_in_flight=max(1, int(env.get("CONNECTION_MAX_IN_FLIGHT",
+                                                        defaults.connection_max_in_flight))),
             retry_backoff_max_seconds=float(env.get("RETRY_BACKOFF_MAX_SECONDS", defaults.retry_backoff_max_seconds)),
             unexpected_error_attempts=int(env.get("UNEXPECTED_ERROR_ATTEMPTS", defaults.unexpected_error_attempts)),
             infoplus_calls_per_second=float(env.get("INFOPLUS_CALLS_PER_SECOND", defaults.infoplus_calls_per_second)),

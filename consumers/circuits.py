@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import random
 import re
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from outbound.errors import OutboundError, Retryable
 
 OPEN_AFTER_FAILURES = 3
 NO_ANSWER_BACKOFF_TIMEOUTS = 3
+PROBE_WAIT_SECONDS = 1.0  # another event's probe is in flight: look again after this
 MAX_ERROR_CHARS = 300  # the last error, for ops: the reason line (URL, status, the answer's gist), never a header
 
 
@@ -55,15 +57,20 @@ class Circuit:
     retry_at: float | None = None  # open until then; None: closed
     last_error: str = ""
     probing: bool = False
+    calls: int = 0  # in flight now, from this process's workers
+    proven: bool = False  # answered once in this process: more than one call at a time may go
 
     @property
     def healthy(self) -> bool:
         return self.failures == 0
 
     def blocked_until(self, now: float) -> float | None:
-        """When a call may be made again; None: now (closed, or the back-off is over: the probe)."""
+        """When a call may be made again; None: now (closed, or the back-off is over: the probe). While one
+        event's probe is in flight the others wait: one call, not one per worker, tells whether the cart is back."""
         if self.retry_at is not None and now < self.retry_at:
             return self.retry_at
+        if self.probing:
+            return now + PROBE_WAIT_SECONDS
         return None
 
 
@@ -85,44 +92,83 @@ class Backoff:
 class Circuits:
     """The circuits of one flow (`tracking`, `inventory` …), one per connection, created on first use."""
 
-    def __init__(self, flow: str, backoff: Backoff, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, flow: str, backoff: Backoff, clock: Callable[[], float] = time.time,
+                 cap_of: Callable[[int], int] = lambda connection_id: 4, slot_wait_seconds: float = 15.0) -> None:
         self.flow = flow
         self._backoff = backoff
         self._clock = clock  # Unix time: parked records carry due times across processes
         self._circuits: dict[int, Circuit] = {}
+        self._changed = threading.Condition()  # the engine's workers call carts side by side
+        self.cap_of = cap_of  # a connection's calls in flight at once (its `max_in_flight`)
+        self._slot_wait = slot_wait_seconds  # longer than one call's timeouts: a slot is freed within it
 
     @classmethod
-    def from_settings(cls, flow: str, settings) -> "Circuits":
+    def from_settings(cls, flow: str, settings, registry=None) -> "Circuits":
+        """`registry` (the connections file) gives a connection's own `max_in_flight`; else the setting."""
+        def cap_of(connection_id: int) -> int:
+            connection = registry.get(connection_id) if registry is not None else None
+            return (connection.max_in_flight if connection else None) or settings.connection_max_in_flight
+
         return cls(flow, Backoff(settings.retry_backoff_initial_seconds, settings.connection_retry_max_seconds,
-                                 after_no_answer=NO_ANSWER_BACKOFF_TIMEOUTS * settings.http_read_timeout_seconds))
+                                 after_no_answer=NO_ANSWER_BACKOFF_TIMEOUTS * settings.http_read_timeout_seconds),
+                   cap_of=cap_of, slot_wait_seconds=sum(settings.http_timeout) + 2.0)
 
     def get(self, connection_id: int) -> Circuit:
-        return self._circuits.setdefault(connection_id, Circuit())
+        return self._circuits.setdefault(connection_id, Circuit())  # atomic: one Circuit per connection
 
     def all(self) -> dict[int, Circuit]:
         return dict(self._circuits)
 
     @contextmanager
     def calling(self, connection_id: int) -> Iterator[None]:
-        """Wrap every call to this connection's cart: refused while open; the outcome is counted.
+        """Wrap every call to this connection's cart: refused while open; at most the connection's cap at once
+        (one until the cart has answered once in this process, so a cart hanging from the start costs one
+        timeout, not one per worker); the outcome is counted.
 
         A cart that answered at all with a non-retryable error (a 4xx: Permanent) is up: that counts as success."""
-        circuit = self.get(connection_id)
-        now = self._clock()
-        blocked = circuit.blocked_until(now)
-        if blocked is not None:
-            raise ConnectionWaiting(connection_id, blocked, circuit.last_error, circuit.failing_since or now)
-        circuit.probing = circuit.retry_at is not None
+        circuit = self._take_slot(connection_id)
         try:
             yield
         except Retryable as error:
             error.connection_id = connection_id
-            raise self._failed(connection_id, error) from error
+            with self._changed:
+                waiting = self._failed(connection_id, error)
+            raise waiting from error
         except OutboundError:
-            self._succeeded(circuit)
+            with self._changed:
+                self._succeeded(circuit)
+            raise
+        except BaseException:  # not the cart's answer (a bug, a stop): the probe, if it was one, is not spent
+            circuit.probing = False
             raise
         else:
-            self._succeeded(circuit)
+            with self._changed:
+                self._succeeded(circuit)
+        finally:
+            with self._changed:
+                circuit.calls -= 1
+                self._changed.notify_all()
+
+    def _take_slot(self, connection_id: int) -> Circuit:
+        """Wait (bounded) for room among the connection's calls in flight; ConnectionWaiting while it is open."""
+        circuit = self.get(connection_id)
+        give_up_at = time.monotonic() + self._slot_wait
+        with self._changed:
+            while True:
+                now = self._clock()
+                blocked = circuit.blocked_until(now)
+                if blocked is not None:
+                    raise ConnectionWaiting(connection_id, blocked, circuit.last_error, circuit.failing_since or now)
+                room = self.cap_of(connection_id) if circuit.proven and circuit.healthy else 1
+                if circuit.calls < room:
+                    break
+                if time.monotonic() >= give_up_at:  # calls in flight past their own timeouts: look again soon
+                    raise ConnectionWaiting(connection_id, now + PROBE_WAIT_SECONDS, "busy: calls in flight",
+                                            circuit.failing_since or now)
+                self._changed.wait(timeout=0.5)
+            circuit.calls += 1
+            circuit.probing = circuit.retry_at is not None
+        return circuit
 
     def _failed(self, connection_id: int, error: Retryable) -> ConnectionWaiting:
         circuit, now = self.get(connection_id), self._clock()
@@ -141,6 +187,7 @@ class Circuits:
 
     @staticmethod
     def _succeeded(circuit: Circuit) -> None:
+        circuit.proven = True
         circuit.failures = circuit.opens = 0
         circuit.failing_since = circuit.retry_at = None
         circuit.last_error = ""

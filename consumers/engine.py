@@ -17,23 +17,30 @@ Guarantees:
   far-future record never holds up a due one behind it.
 - Any other exception (a bug) is retried like a Retryable, then after `unexpected_error_attempts` dead-lettered
   with its traceback: one poison event must not hold up every later event of its partition.
-- stop() (SIGTERM) lets the event in flight finish (every outbound call has a timeout), commits, and closes.
-- Optional, for "latest value wins" consumers: `look_ahead` sees each partition's polled batch before it is
-  handled one by one. It names the events a later event of the same batch makes redundant — those are
-  committed without calling the handler, safe because the later event is further along the same partition and
-  is handled (or retried, or dead-lettered) before any offset past it is committed — and it may do work ahead
-  (e.g. write many values in one call); the handler still decides, and commits, each event.
+- Many events are in flight at once (CONSUMER_CONCURRENCY worker threads: the work is waiting on HTTP), one at a
+  time per Kafka key and in offset order, at most a connection's cap of one connection's events
+  (consumers/inflight.py). A partition's commit point is its lowest offset not done yet.
+- A rebalance waits (heartbeats flowing) for the revoked partitions' events in flight to finish; nothing is
+  committed for them afterwards. stop() (SIGTERM) stops handing out work, lets the events in flight finish
+  (every outbound call has a timeout), commits, and closes.
+- Optional, for "latest value wins" consumers: `look_ahead` sees each partition's polled batch (the events whose
+  key has nothing earlier still queued or running) before they are handed out. It names the events a later event
+  of the same batch makes redundant — those are committed without calling the handler, safe because the later
+  event is further along the same partition and the commit point never passes it before it is handled (or
+  dead-lettered) — and it may do work ahead (e.g. write many values in one call); the handler still decides each event.
 """
 from __future__ import annotations
 
 import logging
 import os
+import queue
 import random
 import socket
 import threading
 import time
 import traceback
-from collections import OrderedDict
+from collections import Counter, OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Any, Callable, Container, Mapping
 
@@ -47,6 +54,7 @@ from config.settings import Settings
 from consumers.circuits import Circuits, ConnectionHealth, ConnectionWaiting, health_report
 from consumers.deferral import DeferPolicy, Deferred, decode_deferred, waited
 from consumers.health import HealthBroadcast
+from consumers.inflight import InFlight, Work
 from consumers.observer import NO_OBSERVER, EngineObserver
 from consumers.outcomes import InvalidEvent, NotYet, Outcome, TargetSkipped
 from consumers.parking import Held, ParkingLot, failing_since, outage_reason, parked_record
@@ -61,7 +69,12 @@ log = logging.getLogger("consumers.engine")
 
 Handler = Callable[[Envelope], Outcome]
 LookAhead = Callable[[list[Envelope]], set[str]]  # one partition's batch -> event ids made redundant
-POLL_TIMEOUT_MS = 500
+ConnectionOf = Callable[[Envelope], "int | None"]  # the connection an event will call, when known without a call
+POLL_TIMEOUT_MS = 500  # idle: nothing in flight
+COMPLETION_WAIT_SECONDS = 0.05  # busy: how long the loop waits for a finished event before polling again
+COMMIT_INTERVAL_SECONDS = 0.5  # done offsets are committed at most this often (and at stop)
+HEALTH_INTERVAL_SECONDS = 1.0
+QUEUED_PER_SLOT = 16  # records read ahead per worker; past it the main partitions' fetching pauses
 RECENT_EVENT_IDS = 10_000
 BROKER_RETRY_SECONDS = 1.0
 MAX_TRACEBACK_CHARS = 4000  # the end of a traceback says where it failed; keep dead letters readable
@@ -93,7 +106,9 @@ class ConsumerEngine:
                  publisher: Publisher | None = None, clock: Callable[[], float] = time.monotonic,
                  look_ahead: LookAhead | None = None, kafka_options: Mapping[str, Any] | None = None,
                  defer: DeferPolicy | None = None, wall_clock: Callable[[], float] = time.time,
-                 state: StateStore | None = None, circuits: Circuits | None = None) -> None:
+                 state: StateStore | None = None, circuits: Circuits | None = None,
+                 connection_of: ConnectionOf | None = None,
+                 connection_cap: Callable[[int], "int | None"] | None = None) -> None:
         self.kind = kind
         self.topic = topic
         self._state = state  # restored per partition before its first event; the handler reads and writes it
@@ -110,14 +125,23 @@ class ConsumerEngine:
         self._clock = clock
         self._stopping = threading.Event()
         self._consumer: KafkaConsumer | None = None
-        self._partitions = Partitions(kind, clock, on_owned=self._keep_state_of)  # right across rebalances
+        self._partitions = Partitions(kind, clock, on_owned=self._keep_state_of, on_released=self._release)
+        # Work in flight (consumers/inflight.py) is the loop thread's; workers only run tasks and hand back results.
+        self._connection_of = connection_of or (lambda envelope: envelope.connection_id)
+        self._connection_cap = connection_cap or (circuits.cap_of if circuits is not None else lambda cid: None)
+        self._inflight = InFlight(settings.consumer_concurrency, self._cap_of)
+        self._workers = ThreadPoolExecutor(settings.consumer_concurrency, thread_name_prefix=f"{kind}-worker")
+        self._finished: queue.SimpleQueue[tuple[Work, Any]] = queue.SimpleQueue()
+        self._running = _RunningCount()  # what the rebalance listener waits on (it runs on Kafka's IO thread)
+        self._next_commit_at = self._next_health_at = 0.0
+        self._lock = threading.Lock()  # counts and recent event ids, written by every worker
         self._recent: OrderedDict[str, None] = OrderedDict()  # event ids handled by this process
         self.counts: dict[str, int] = {"done": 0, "skipped": 0, "dead_lettered": 0, "retried": 0, "duplicate": 0}
         self.observer: EngineObserver = NO_OBSERVER  # metrics and readiness (consumers.runner installs them)
 
     # -- lifecycle -------------------------------------------------------------------------------------------
     def stop(self) -> None:
-        """Ask the loop to finish the event in flight, commit and exit (safe from a signal handler)."""
+        """Ask the loop to finish the events in flight, commit and exit (safe from a signal handler)."""
         self._stopping.set()
 
     def run(self) -> None:
@@ -125,8 +149,9 @@ class ConsumerEngine:
         if self._consumer is None:  # stopped before Kafka ever answered
             return
         self._partitions.attach(self._consumer)
-        self._consumer.subscribe([self._settings.topic(name) for name in self._input_topics()],
-                                 listener=RebalanceListener(self._partitions, self.kind, self._consumer))
+        listener = RebalanceListener(self._partitions, self.kind, self._consumer, self._drained,
+                                     self._settings.consumer_batch_seconds)
+        self._consumer.subscribe([self._settings.topic(name) for name in self._input_topics()], listener=listener)
         log.info("%s consumer started: group=%s topic=%s", self.kind, self._group_id(), self._settings.topic(self.topic))
         try:
             while not self._stopping.is_set():
@@ -197,32 +222,39 @@ class ConsumerEngine:
 
     def _close(self) -> None:
         try:
-            self._commit()
+            self._finish_running()
+            self._commit(force=True)
         finally:
             self._consumer.close(autocommit=False)
+            self._workers.shutdown(wait=False)
             self._publisher.close()
             log.info("%s consumer stopped: %s", self.kind, " ".join(f"{k}={v}" for k, v in self.counts.items()))
 
-    # -- the loop --------------------------------------------------------------------------------------------
+    # -- the loop (one thread: reads, hands out work, applies what the workers return, commits) -----------------
     def _poll_once(self) -> None:
+        busy = bool(self._inflight.running)
+        self._apply_finished(wait=COMPLETION_WAIT_SECONDS if busy else 0.0)
         self._partitions.resume_due()
+        self._flow_control()
         try:
-            batch = self._consumer.poll(timeout_ms=POLL_TIMEOUT_MS)
+            batch = self._consumer.poll(timeout_ms=0 if busy else POLL_TIMEOUT_MS)
         except KafkaError as error:  # broker unreachable: nothing was handed out, so nothing is lost; wait, retry
             log.warning("%s: poll failed (%s); retrying", self.kind, error)
             self._stopping.wait(BROKER_RETRY_SECONDS)
             return
         self.observer.polled(self._consumer)
+        self._apply_finished(wait=0.0)  # a rebalance inside poll() waited for these: settle them before re-reads
         if not self._restore_state(batch):
             return
-        deadline = self._clock() + self._settings.consumer_batch_seconds
         for tp, records in batch.items():
-            if self._stopping.is_set():
-                break
-            self._process_partition(tp, records, deadline)
-        self._handle_due_parked(deadline)
+            if self._is_retry(tp):
+                self._read_parked(tp, records)
+            else:
+                self._read_events(tp, records)
+        self._queue_due_parked()
+        self._start_work()
         self._commit()
-        self._report_health()
+        self._report()
 
     def _restore_state(self, batch: dict) -> bool:
         """A new assignment's state is read back before any of its events; if Kafka cannot serve it now, the
@@ -240,65 +272,136 @@ class ConsumerEngine:
             self._stopping.wait(BROKER_RETRY_SECONDS)
             return False
 
-    def _process_partition(self, tp: TopicPartition, records: list, deadline: float) -> None:
-        """Handle one partition's records in order, until one must wait or the batch's time is up.
+    def _read_events(self, tp: TopicPartition, records: list) -> None:
+        """Decode each record once and queue it behind its key; a record read again (after a seek back) that is
+        running or done already is not queued twice."""
+        decoded = [(record, _decoded(record)) for record in records if self._inflight.read(tp, record.offset)]
+        redundant = self._redundant(tp, decoded)
+        for record, envelope in decoded:
+            if isinstance(envelope, Envelope):
+                task = _bound(self._process_envelope, record, envelope, None, redundant)
+                connection_id = self._connection_of_event(envelope)
+            else:  # undecodable: its dead letter is written by a worker, in its key's turn
+                task = _bound(self._dead_letter, record, None, f"undecodable event: {envelope}", {})
+                connection_id = None
+            self._inflight.add(Work(tp, record.offset, _key(tp, record), connection_id, task))
 
-        The time bound keeps a slow batch (paced Infoplus calls, timeouts) well inside max.poll.interval: past
-        it the member would be dropped from the group while still working, and a second copy would handle the
-        same events. Records not reached are read again from the next poll (the position is set back to them)."""
-        if self._is_retry(tp):
-            self._read_parked(tp, records)
-            return
-        self._bind_state(tp)  # look-ahead may read and write this partition's state too
-        redundant = self._redundant(records)
-        for record in records:
-            if self._stopping.is_set():
-                return
-            if self._clock() >= deadline:
-                self._consumer.seek(tp, record.offset)
-                return
-            try:
-                self._process_record(record, redundant)
-            except Retryable as error:
-                self._retry_later(tp, record.offset, error)
-                return
-            self._partitions.attempts.pop((tp, record.offset), None)
-            self._partitions.next_offsets[tp] = record.offset + 1
+    def _connection_of_event(self, envelope: Envelope) -> int | None:
+        try:
+            return self._connection_of(envelope)
+        except Exception:  # only a hint for the per-connection cap
+            log.exception("%s: connection_of() failed on event_id=%s", self.kind, envelope.event_id)
+            return envelope.connection_id
 
-    def _redundant(self, records: list) -> set[str]:
+    def _cap_of(self, connection_id: int) -> int:
+        try:
+            return self._connection_cap(connection_id) or self._settings.connection_max_in_flight
+        except Exception:
+            return self._settings.connection_max_in_flight
+
+    def _redundant(self, tp: TopicPartition, decoded: list) -> set[str]:
+        """The look-ahead sees the batch's events whose key has nothing earlier queued or running: what it does
+        ahead (e.g. a bulk write of the newest levels) can then never race an older event of the same key."""
         if self._look_ahead is None:
             return set()
-        envelopes = []
-        for record in records:
-            try:
-                envelopes.append(decode_envelope(record.value))
-            except (ValueError, ValidationError):
-                continue  # dead-lettered when its turn comes
+        envelopes = [envelope for record, envelope in decoded
+                     if isinstance(envelope, Envelope) and self._inflight.idle(_key(tp, record))]
+        if not envelopes:
+            return set()
+        self._bind_state(tp)  # look-ahead may read and write this partition's state too
         try:
             return self._look_ahead(envelopes)
         except Exception:  # only an optimisation: on a bug, handle every event
             log.exception("%s: look_ahead() failed; handling every event of the batch", self.kind)
             return set()
 
-    def _process_record(self, record, redundant: Container[str] = frozenset()) -> None:
+    # -- workers ---------------------------------------------------------------------------------------------
+    def _start_work(self) -> None:
+        now = time.monotonic()
+        for work in self._inflight.next_to_run():
+            self.observer.waited_for_slot(self.kind, now - work.added_at)
+            self._running.add(work.tp)
+            self._workers.submit(self._run, work)
+
+    def _run(self, work: Work) -> None:
+        """On a worker thread: the task's result, or the Retryable it raised, goes back to the loop thread."""
         try:
-            envelope = decode_envelope(record.value)
-        except (ValueError, ValidationError) as error:
-            self._dead_letter(record, None, f"undecodable event: {error}", {})
+            result: Any = work.task()
+        except Retryable as error:
+            result = error
+        except BaseException as error:  # tasks catch everything else; never lose a result
+            log.exception("%s: work on %s[%d]@%d failed", self.kind, work.tp.topic, work.tp.partition, work.offset)
+            result = Retryable(f"unexpected {error.__class__.__name__}: {error}")
+        finally:
+            self._running.remove(work.tp)
+        self._finished.put((work, result))
+
+    def _apply_finished(self, wait: float) -> None:
+        """Apply every result the workers handed back; wait up to `wait` seconds for the first one."""
+        try:
+            work, result = self._finished.get(timeout=wait) if wait > 0 else self._finished.get_nowait()
+        except queue.Empty:
             return
-        self._process_envelope(record, envelope, None, redundant)
+        while True:
+            self._apply(work, result)
+            try:
+                work, result = self._finished.get_nowait()
+            except queue.Empty:
+                return
+
+    def _apply(self, work: Work, result: Any) -> None:
+        if not work.tracked:  # a parked record: the parking lot keeps its offsets
+            self._inflight.finished(work)
+            self._parked_finished(work, result)
+            return
+        if isinstance(result, Retryable):
+            self._inflight.finished(work, done=False)
+            self._retry_later(work.tp, work.offset, result)
+            return
+        self._inflight.finished(work)
+        self._partitions.attempts.pop((work.tp, work.offset), None)
+
+    def _finish_running(self) -> None:
+        """At stop: wait for the work in flight to return, applying what it returns; bounded."""
+        deadline = time.monotonic() + self._settings.consumer_batch_seconds
+        while self._inflight.running and time.monotonic() < deadline:
+            self._apply_finished(wait=COMPLETION_WAIT_SECONDS)
+        if self._inflight.running:
+            log.warning("%s: %d events still in flight at stop; they are read again by the next owner",
+                        self.kind, len(self._inflight.running))
+
+    def _flow_control(self) -> None:
+        """Bound what is read ahead: past QUEUED_PER_SLOT records per worker, the main partitions stop fetching
+        (the loop still polls: the group membership, rebalances and parked records go on)."""
+        limit = QUEUED_PER_SLOT * self._settings.consumer_concurrency
+        queued = self._inflight.queued()
+        main = self._settings.topic(self.topic)
+        if queued >= limit:
+            self._partitions.hold_fetching({tp for tp in self._consumer.assignment() if tp.topic == main})
+        elif queued <= limit // 2:
+            self._partitions.release_fetching()
+
+    # -- rebalances ------------------------------------------------------------------------------------------
+    def _drained(self, revoked: set[TopicPartition]) -> bool:
+        """For the rebalance listener (Kafka's IO thread): True once no event of `revoked` is running."""
+        return not self._running.any_of(revoked)
+
+    def _release(self, released: set[TopicPartition]) -> None:
+        """Revoked or lost (the listener, while the loop thread waits in poll()): nothing of them is committed
+        any more; their queued events are dropped, to be read by the next owner."""
+        self._inflight.forget(released)
 
     def _process_envelope(self, record, envelope: Envelope, deferred: Deferred | None,
                           redundant: Container[str] = frozenset()) -> None:
         remembered = _remembered_as(envelope, deferred)
-        if remembered in self._recent:
-            self.counts["duplicate"] += 1
+        if self._seen_recently(remembered):
+            self._count("duplicate")
             self.observer.handled(self.kind, envelope.connection_id, "duplicate")
             log.info("%s: duplicate event_id=%s ignored", self.kind, envelope.event_id,
                      extra=event_fields(self.kind, envelope, "duplicate"))
             return
         if envelope.event_id in redundant:
-            self.counts["superseded"] = self.counts.get("superseded", 0) + 1
+            self._count("superseded")
             self.observer.handled(self.kind, envelope.connection_id, "superseded")
             log.info("%s: superseded event_id=%s: a newer event for the same key follows in this batch",
                      self.kind, envelope.event_id, extra=event_fields(self.kind, envelope, "superseded"))
@@ -360,7 +463,7 @@ class ConsumerEngine:
             self._publisher.publish_record(topics.retry(self.topic), record.key, parked.to_dict())
         except BrokerUnavailable as unavailable:  # not parked, so not done: retry the event later
             raise Retryable(f"could not write to {topics.retry(self.topic)}: {unavailable}") from unavailable
-        self.counts["deferred"] = self.counts.get("deferred", 0) + 1
+        self._count("deferred")
         log.info("%s: deferred event_id=%s connection=%s look %d, next in %.0fs: %s", self.kind,
                  envelope.event_id, envelope.connection_id, looks, due_at - now, error.reason)
 
@@ -387,13 +490,13 @@ class ConsumerEngine:
                 **outcome.extra,  # a handler's own fields (e.g. what a preview saw); the engine's win
                 "reason": outcome.reason, "code": outcome.code, "consumer": self.kind, "skipped_at": _now_iso(),
                 "source": source, "event": envelope.to_dict()})
-            self.counts["skipped"] += 1
+            self._count("skipped")
             self.observer.handled(self.kind, envelope.connection_id, "skipped", outcome.code)
             log.info("%s: skipped event_id=%s connection=%s reason=%s",
                      self.kind, envelope.event_id, envelope.connection_id, outcome.reason,
                      extra=event_fields(self.kind, envelope, "skipped", code=outcome.code))
             return False
-        self.counts["done"] += 1
+        self._count("done")
         self.observer.handled(self.kind, envelope.connection_id, "done")
         log.info("%s: done event_id=%s connection=%s %s",
                  self.kind, envelope.event_id, envelope.connection_id, outcome.reason,
@@ -405,10 +508,10 @@ class ConsumerEngine:
             **target.extra, "reason": target.reason, "code": target.code, "connection_id": target.connection_id,
             "consumer": self.kind, "skipped_at": _now_iso(), "source": source, "event": envelope.to_dict()})
         counter = f"skipped.{target.code}"
-        self.counts[counter] = self.counts.get(counter, 0) + 1
+        so_far = self._count(counter)
         self.observer.handled(self.kind, target.connection_id, "skipped", target.code)
         log.info("%s: skipped event_id=%s connection=%s code=%s reason=%s (%s so far: %d)", self.kind,
-                 envelope.event_id, target.connection_id, target.code, target.reason, counter, self.counts[counter],
+                 envelope.event_id, target.connection_id, target.code, target.reason, counter, so_far,
                  extra=event_fields(self.kind, envelope, "skipped", connection=target.connection_id, code=target.code))
 
     def _dead_letter(self, record, envelope: Envelope | None, reason: str, details: dict,
@@ -421,7 +524,7 @@ class ConsumerEngine:
             "event": envelope.to_dict() if envelope else None,
             "raw": None if envelope else (record.value or b"").decode("utf-8", "replace"),
         })
-        self.counts["dead_lettered"] += 1
+        self._count("dead_lettered")
         self.observer.dead_lettered(self.kind, envelope, reason, details)
         log.warning("%s: dead-lettered event_id=%s reason=%s",
                     self.kind, envelope.event_id if envelope else "?", reason,
@@ -440,20 +543,34 @@ class ConsumerEngine:
             raise Retryable(f"could not write to {topic}: {error}") from error
 
     def _remember(self, event_id: str) -> None:
-        self._recent[event_id] = None
-        if len(self._recent) > RECENT_EVENT_IDS:
-            self._recent.popitem(last=False)
+        with self._lock:
+            self._recent[event_id] = None
+            if len(self._recent) > RECENT_EVENT_IDS:
+                self._recent.popitem(last=False)
+
+    def _seen_recently(self, event_id: str) -> bool:
+        with self._lock:
+            return event_id in self._recent
+
+    def _count(self, name: str) -> int:
+        with self._lock:
+            self.counts[name] = self.counts.get(name, 0) + 1
+            return self.counts[name]
 
     # -- retries ---------------------------------------------------------------------------------------------
     def _retry_later(self, tp: TopicPartition, offset: int, error: Retryable) -> None:
+        """A shared failure (Infoplus, Kafka): the partition is read again from its lowest event not running and
+        not done, once the back-off is over; its other events in flight finish meanwhile."""
         book = self._partitions.attempts
         attempts = book[(tp, offset)] = book.get((tp, offset), 0) + 1
         delay = error.retry_after if error.retry_after is not None else self._backoff(attempts)
-        self._partitions.pause(tp, offset, delay)
-        self.counts["retried"] += 1
+        self._count("retried")
         self.observer.retried(self.kind, error.reason, error.details())
         log.warning("%s: retrying %s[%d]@%d in %.1fs (attempt %d): %s",
                     self.kind, tp.topic, tp.partition, offset, delay, attempts, error.reason)
+        read_again_from = self._inflight.set_back(tp)
+        if read_again_from is not None and tp in self._consumer.assignment():
+            self._partitions.pause(tp, read_again_from, delay)
 
     def _backoff(self, attempts: int) -> float:
         base = self._settings.retry_backoff_initial_seconds * 2 ** (attempts - 1)
@@ -469,15 +586,15 @@ class ConsumerEngine:
             self._publisher.publish_record(topics.retry(self.topic), record.key, parked.to_dict())
         except BrokerUnavailable as unavailable:  # not parked, so not done: retry the event later
             raise Retryable(f"could not write to {topics.retry(self.topic)}: {unavailable}") from unavailable
-        self.counts["parked"] = self.counts.get("parked", 0) + 1
+        self._count("parked")
         self.observer.handled(self.kind, cid, "parked")
         log.info("%s: parked event_id=%s connection=%s, due in %.1fs: %s", self.kind, envelope.event_id, cid,
                  max(0.0, waiting.due_at - now), waiting.reason,
                  extra=event_fields(self.kind, envelope, "parked", connection=cid))
 
     def _read_parked(self, tp: TopicPartition, records: list) -> None:
-        """Every record of a retry partition is held until due (handled in `_handle_due_parked`); the partition
-        is read on past records not due yet, so none waits for another."""
+        """Every record of a retry partition is held until due (then handed out in `_queue_due_parked`); the
+        partition is read on past records not due yet, so none waits for another."""
         for record in records:
             if self._lot.seen(tp, record.offset):
                 continue  # read again after a rebalance gave the partition back: held or handled already
@@ -486,47 +603,60 @@ class ConsumerEngine:
                 break
             try:
                 deferred = decode_deferred(record.value)
-                _SCHEMA.load(deferred.event)
+                envelope = _SCHEMA.load(deferred.event)  # decoded once: the worker gets this envelope
             except (ValueError, ValidationError) as error:
-                try:
-                    self._dead_letter(record, None, f"undecodable event: {error}", {})
-                except Retryable as unwritten:
-                    self._retry_later(tp, record.offset, unwritten)
-                    break
-                self._lot.resolve(tp, record.offset)
+                self._lot.hold(tp, record, None, self._wall_clock(), envelope=f"undecodable event: {error}")
                 continue
-            self._lot.hold(tp, record, deferred, deferred.due_at)
+            self._lot.hold(tp, record, deferred, deferred.due_at, envelope=envelope)
         self._set_commit_point(tp)
 
-    def _handle_due_parked(self, deadline: float) -> None:
+    def _queue_due_parked(self) -> None:
         for tp, held in self._lot.due(self._wall_clock()):
-            if self._stopping.is_set() or self._clock() >= deadline:
-                return
-            self._handle_parked(tp, held)
-            self._set_commit_point(tp)
+            held.running = True
+            connection_id = held.connection_id
+            if connection_id is None and isinstance(held.envelope, Envelope):
+                connection_id = self._connection_of_event(held.envelope)
+            self._inflight.add(Work(tp, held.offset, _key(tp, held.record), connection_id,
+                                    _bound(self._handle_parked, held), tracked=False))
 
-    def _handle_parked(self, tp: TopicPartition, held: Held) -> None:
-        """A held record is due: hand it to the handler — unless its connection's cart is still failing, when it
-        waits on (held, nothing written) or, failing for too long, is dead-lettered."""
-        deferred, now = held.deferred, self._wall_clock()
-        envelope = _SCHEMA.load(deferred.event)
+    def _handle_parked(self, held: Held) -> tuple[str, Any]:
+        """On a worker: a held record is due; hand it to the handler — unless its connection's cart is still
+        failing, when it waits on (held, nothing written) or, failing for too long, is dead-lettered. Returns what
+        the loop thread does with the held record: ("resolved", None), ("wait", due_at) or ("again", error)."""
+        if not isinstance(held.envelope, Envelope):  # undecodable
+            self._dead_letter(held.record, None, held.envelope, {})
+            return "resolved", None
+        deferred, envelope, now = held.deferred, held.envelope, self._wall_clock()
         try:
             self._raise_if_still_failing(deferred, now)
             self._process_envelope(held.record, envelope, deferred)
         except ConnectionWaiting as waiting:
             if not self._outage_over(deferred, now):
-                held.due_at = waiting.due_at
-                return
+                return "wait", waiting.due_at
             try:
                 self._dead_letter_outage(held.record, envelope, deferred, waiting)
             except Retryable as error:  # the dead letter was not written: this record stays held
-                self._look_again_later(tp, held, error)
-                return
+                return "again", error
         except Retryable as error:  # Infoplus or Kafka: everyone's; this record looks again after a back-off
-            self._look_again_later(tp, held, error)
+            return "again", error
+        return "resolved", None
+
+    def _parked_finished(self, work: Work, result: Any) -> None:
+        """On the loop thread: apply what `_handle_parked` decided to the held record (if its partition is
+        still ours: a rebalance may have given it to another copy meanwhile, which reads it again)."""
+        held = self._lot.get(work.tp, work.offset)
+        if held is None:
             return
-        self._partitions.attempts.pop((tp, held.offset), None)
-        self._lot.resolve(tp, held.offset)
+        held.running = False
+        verdict, detail = result if isinstance(result, tuple) else ("again", result)
+        if verdict == "resolved":
+            self._partitions.attempts.pop((work.tp, held.offset), None)
+            self._lot.resolve(work.tp, held.offset)
+            self._set_commit_point(work.tp)
+        elif verdict == "wait":
+            held.due_at = detail
+        else:
+            self._look_again_later(work.tp, held, detail)
 
     def _look_again_later(self, tp: TopicPartition, held: Held, error: Retryable) -> None:
         key, now = (tp, held.offset), self._wall_clock()
@@ -558,7 +688,14 @@ class ConsumerEngine:
         if offset is not None:
             self._partitions.next_offsets[tp] = offset
 
-    def _report_health(self) -> None:
+    def _report(self) -> None:
+        """For ops, at most once a second: work in flight; per connection, its circuit and parked events."""
+        now = self._clock()
+        if now < self._next_health_at:
+            return
+        self._next_health_at = now + HEALTH_INTERVAL_SECONDS
+        self.observer.in_flight(self.kind, len(self._inflight.running), self._inflight.queued(),
+                                self._inflight.deepest_key_queue())
         if self.circuits is None:
             return
         report = self.connection_health()
@@ -573,9 +710,19 @@ class ConsumerEngine:
         return health_report(self.circuits, self._lot.waiting_by_connection(), self._lot.oldest_parked())
 
     # -- commits ---------------------------------------------------------------------------------------------
-    def _commit(self) -> None:
-        """After every batch and at stop, in the loop's own thread — never in a rebalance listener (partitions.py)."""
+    def _commit(self, force: bool = False) -> None:
+        """Every COMMIT_INTERVAL_SECONDS and at stop, in the loop's own thread — never in a rebalance listener
+        (partitions.py). A main partition's commit point is its lowest event not done (consumers/inflight.py); a
+        retry partition's, its oldest held record (consumers/parking.py)."""
+        now = self._clock()
+        if not force and now < self._next_commit_at:
+            return
+        self._next_commit_at = now + COMMIT_INTERVAL_SECONDS
         book = self._partitions
+        for tp in self._inflight.partitions():
+            offset = self._inflight.commit_offset(tp)
+            if offset is not None:
+                book.next_offsets[tp] = offset
         pending = {tp: OffsetAndMetadata(offset, "", -1) for tp, offset in book.next_offsets.items()
                    if book.committed.get(tp) != offset}
         if not pending:
@@ -585,3 +732,45 @@ class ConsumerEngine:
             book.committed.update({tp: meta.offset for tp, meta in pending.items()})
         except KafkaError as error:  # e.g. the group rebalanced: these events will be redelivered, harmlessly
             log.warning("%s: commit failed (%s); the events will be redelivered", self.kind, error)
+
+
+def _decoded(record) -> Envelope | str:
+    """The record's envelope, or why it cannot be read (it is dead-lettered in its turn)."""
+    try:
+        return decode_envelope(record.value)
+    except (ValueError, ValidationError) as error:
+        return str(error)
+
+
+def _key(tp: TopicPartition, record) -> tuple:
+    """Events of one key run one after another: the Kafka key within the partition number (a parked record
+    keeps its event's key and partition number). A record without a key orders with nothing."""
+    if record.key is None:
+        return tp.partition, None, tp.topic, record.offset
+    return tp.partition, record.key
+
+
+def _bound(function: Callable, *args) -> Callable[[], Any]:
+    return lambda: function(*args)
+
+
+class _RunningCount:
+    """Events running per partition, written by the loop and the workers, read by the rebalance listener."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_partition: Counter = Counter()
+
+    def add(self, tp: TopicPartition) -> None:
+        with self._lock:
+            self._by_partition[tp] += 1
+
+    def remove(self, tp: TopicPartition) -> None:
+        with self._lock:
+            self._by_partition[tp] -= 1
+            if self._by_partition[tp] <= 0:
+                del self._by_partition[tp]
+
+    def any_of(self, tps: set[TopicPartition]) -> bool:
+        with self._lock:
+            return any(tp in self._by_partition for tp in tps)

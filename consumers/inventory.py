@@ -45,6 +45,7 @@ from carts.base import CartStock, StockLevel, StockWriter
 from config.connections import ConnectionRegistry
 from config.settings import Settings
 from consumers.circuits import NO_CIRCUITS, Circuits, ConnectionWaiting
+from consumers.connection_hints import connection_of_infoplus_event
 from consumers.engine import ConsumerEngine
 from consumers.outcomes import Outcome, TargetParked, TargetSkipped, done, skipped
 from consumers.runner import run_consumer
@@ -361,12 +362,12 @@ def build(settings: Settings) -> ConsumerEngine:
     switches = SwitchBoard.from_settings(settings, InfoplusClient.from_settings(settings))
     publisher = Publisher(settings)
     store = StateStore(settings, topics.INFOPLUS_INVENTORY, publisher)
-    circuits = Circuits.from_settings("inventory", settings)
+    circuits = Circuits.from_settings("inventory", settings, switches.registry)
     handler = InventoryHandler(switches, StockWriters(timeout=settings.http_timeout), AppliedLevels(store), circuits)
     coalesce = {"fetch_min_bytes": FETCH_MIN_BYTES, "fetch_max_wait_ms": settings.inventory_coalesce_ms}
     return ConsumerEngine(kind="inventory", topic=topics.INFOPLUS_INVENTORY, handler=handler, settings=settings,
                           publisher=publisher, look_ahead=handler.look_ahead, kafka_options=coalesce, state=store,
-                          circuits=circuits)
+                          circuits=circuits, connection_of=connection_of_infoplus_event(switches.registry))
 
 
 def main() -> None:

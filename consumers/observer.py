@@ -26,6 +26,12 @@ class EngineObserver(Protocol):
     def handling_took(self, kind: str, seconds: float) -> None:
         """The handler's time for one event, whatever came of it."""
 
+    def in_flight(self, kind: str, running: int, queued: int, deepest_key_queue: int) -> None:
+        """Events being worked on, waiting to start, and the most waiting behind one key (consumers/inflight.py)."""
+
+    def waited_for_slot(self, kind: str, seconds: float) -> None:
+        """One event's time from being read to its handling starting."""
+
     def connections(self, kind: str, health: list) -> None:
         """After each loop: every known connection's circuit and parked events (consumers.circuits.ConnectionHealth)."""
 
@@ -44,6 +50,12 @@ class _NoObserver:
         pass
 
     def handling_took(self, kind: str, seconds: float) -> None:
+        pass
+
+    def in_flight(self, kind: str, running: int, queued: int, deepest_key_queue: int) -> None:
+        pass
+
+    def waited_for_slot(self, kind: str, seconds: float) -> None:
         pass
 
     def connections(self, kind: str, health: list) -> None:

@@ -235,8 +235,9 @@ def build(settings: Settings) -> ConsumerEngine:
     infoplus = InfoplusClient.from_settings(settings)
     publisher = Publisher(settings)
     store = StateStore(settings, topics.CART_ORDERS, publisher)
-    circuits = Circuits.from_settings("orders", settings)
-    handler = OrderHandler(SwitchBoard.from_settings(settings, infoplus), infoplus, OrderState(store), publisher,
+    switches = SwitchBoard.from_settings(settings, infoplus)
+    circuits = Circuits.from_settings("orders", settings, switches.registry)
+    handler = OrderHandler(switches, infoplus, OrderState(store), publisher,
                            cart_timeout=settings.http_timeout, circuits=circuits)
     return ConsumerEngine(kind="orders", topic=topics.CART_ORDERS, handler=handler, settings=settings,
                           publisher=publisher, state=store, circuits=circuits)

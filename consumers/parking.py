@@ -59,13 +59,15 @@ def outage_reason(deferred: Deferred, limit_hours: float, last_error: str) -> tu
     return reason, {"connection_id": deferred.connection_id, "failing_since": since}
 
 
-@dataclass
+@dataclass(eq=False)
 class Held:
     """One record of a retry partition, read and waiting for `due_at` (Unix time)."""
 
     record: object  # the kafka ConsumerRecord
-    deferred: Deferred
+    deferred: Deferred | None  # None: the record is undecodable (it is dead-lettered when due)
     due_at: float
+    envelope: Envelope | str = ""  # decoded once, when read; or why it cannot be
+    running: bool = False  # handed to a worker: not handed out again until it returns
 
     @property
     def offset(self) -> int:
@@ -73,7 +75,7 @@ class Held:
 
     @property
     def connection_id(self) -> int | None:
-        return self.deferred.connection_id
+        return self.deferred.connection_id if self.deferred else None
 
 
 class ParkingLot:
@@ -95,16 +97,23 @@ class ParkingLot:
     def full(self, tp: TopicPartition) -> bool:
         return len(self._held.get(tp, {})) >= MAX_HELD_PER_PARTITION
 
-    def hold(self, tp: TopicPartition, record, deferred: Deferred, due_at: float) -> None:
-        self._held.setdefault(tp, {})[record.offset] = Held(record, deferred, due_at)
+    def hold(self, tp: TopicPartition, record, deferred: Deferred | None, due_at: float,
+             envelope: Envelope | str = "") -> None:
+        self._held.setdefault(tp, {})[record.offset] = Held(record, deferred, due_at, envelope)
         self.read(tp, record.offset)
+
+    def get(self, tp: TopicPartition, offset: int) -> Held | None:
+        """The held record, if its partition is still owned here and it is not resolved."""
+        return self._held.get(tp, {}).get(offset)
 
     # -- handling ----------------------------------------------------------------------------------------------
     def due(self, now: float) -> list[tuple[TopicPartition, Held]]:
-        """Held records due now, oldest offset first within each partition (order per key is kept)."""
+        """Held records due now and not running, oldest offset first within each partition (the engine hands
+        them out in that order, one at a time per key)."""
         ready = []
         for tp, held in self._held.items():
-            ready.extend((tp, h) for h in sorted(held.values(), key=lambda h: h.offset) if h.due_at <= now)
+            ready.extend((tp, h) for h in sorted(held.values(), key=lambda h: h.offset)
+                         if h.due_at <= now and not h.running)
         return ready
 
     def resolve(self, tp: TopicPartition, offset: int) -> None:
@@ -137,7 +146,7 @@ class ParkingLot:
         oldest: dict[int, float] = {}
         for held in self._held.values():
             for h in held.values():
-                if h.connection_id is not None:
+                if h.connection_id is not None and h.deferred is not None:
                     first = h.deferred.failing_since or h.deferred.first_deferred_at
                     oldest[h.connection_id] = min(oldest.get(h.connection_id, first), first)
         return oldest

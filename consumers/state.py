@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from typing import Any, Callable
 
@@ -53,7 +54,7 @@ class StateStore:
         self._clock = wall_clock
         self._partitions: dict[int, dict[str, Any]] = {}  # restored partitions: key -> value
         self._began: dict[int, float] = {}
-        self._bound: int | None = None
+        self._bound = threading.local()  # each worker thread handles its own event: partition and values
         self._state_partitions = 0  # known after ensure_topic()
         self.restored_keys = 0  # for logs and the benchmark
 
@@ -74,26 +75,29 @@ class StateStore:
             self._restore(partition)
 
     def bind(self, partition: int) -> None:
-        """The input partition whose event is handled next; restores its state first if it is not here yet."""
+        """The input partition whose event this thread handles next; restores its state first if it is not here
+        yet. The values are bound, not looked up again: a rebalance that drops the partition meanwhile (its
+        events in flight finish first) leaves this thread's event working on what it began with."""
         if partition not in self._partitions:
             self._restore(partition)
-        self._bound = partition
+        self._bound.partition, self._bound.values = partition, self._partitions[partition]
 
     # -- handler-facing ------------------------------------------------------------------------------------
     def get(self, key: str) -> Any | None:
-        return self._partitions[self._bound].get(key)
+        return self._bound.values.get(key)
 
     def put(self, key: str, value: Any) -> None:
         """Write through: the broker has it (acks=all) before this returns; a broker outage is Retryable."""
-        self._write(self._bound, key, value)
-        self._partitions[self._bound][key] = value
+        self._write(self._bound.partition, key, value)
+        self._bound.values[key] = value
 
     def trusted_since(self) -> float:
         """Unix time from which a key absent from this partition's state was never written: anything older may
         have been handled before the store (or its entry may have expired), so it must be looked up. The start
         is moved on by STATE_CLOCK_SKEW_SECONDS: carts stamp creation times with their own clocks."""
         retention = self._settings.state_retention_days * DAY
-        return max(self._began[self._bound] + self._settings.state_clock_skew_seconds, self._clock() - retention)
+        began = self._began.get(self._bound.partition, self._clock())
+        return max(began + self._settings.state_clock_skew_seconds, self._clock() - retention)
 
     # -- restore -------------------------------------------------------------------------------------------
     def _restore(self, partition: int) -> None:

@@ -36,6 +36,7 @@ from carts.tracking import Parcel, TrackingUpdate, TrackingWriter
 from config.connections import ConnectionRegistry
 from config.settings import Settings
 from consumers.circuits import NO_CIRCUITS, Circuits
+from consumers.connection_hints import connection_of_infoplus_event
 from consumers.engine import ConsumerEngine
 from consumers.deferral import DeferPolicy
 from consumers.outcomes import InvalidEvent, NotYet, Outcome, done, skipped
@@ -229,13 +230,13 @@ class TrackingHandler:
 
 def build(settings: Settings) -> ConsumerEngine:
     infoplus = InfoplusClient.from_settings(settings)
-    circuits = Circuits.from_settings("tracking", settings)
-    handler = TrackingHandler(SwitchBoard.from_settings(settings, infoplus), infoplus, timeout=settings.http_timeout,
-                              circuits=circuits)
+    switches = SwitchBoard.from_settings(settings, infoplus)
+    circuits = Circuits.from_settings("tracking", settings, switches.registry)
+    handler = TrackingHandler(switches, infoplus, timeout=settings.http_timeout, circuits=circuits)
     wait = DeferPolicy(settings.defer_first_delay_seconds, settings.defer_max_delay_seconds,
                        settings.tracking_wait_for_shipped_seconds)
     return ConsumerEngine(kind="tracking", topic=topics.INFOPLUS_SHIPMENTS, handler=handler, settings=settings,
-                          defer=wait, circuits=circuits)
+                          defer=wait, circuits=circuits, connection_of=connection_of_infoplus_event(switches.registry))
 
 
 def main() -> None:

@@ -43,6 +43,11 @@ class SwitchBoard:
         registry = ConnectionRegistry(settings.connections_file, settings.connections_reload_seconds)
         return cls(registry, infoplus, settings.infoplus_switches_ttl_seconds)
 
+    @property
+    def registry(self) -> ConnectionRegistry:
+        """The connections file alone (no Infoplus call): for what the switches do not change."""
+        return self._registry
+
     # The registry's read interface, with switches resolved.
     def get(self, connection_id: int | str | None) -> Connection | None:
         connection = self._registry.get(connection_id)

@@ -13,8 +13,9 @@ from typing import Any, Callable
 from kafka import KafkaConsumer
 from kafka.structs import TopicPartition
 
-from metrics.families import (CONNECTION_CIRCUIT_OPEN, CONNECTION_PARKED_EVENTS, CONSUMER_LAG, CONSUMER_LAST_POLL,
-                              CONSUMER_PARTITIONS, EVENTS, HANDLING_SECONDS)
+from metrics.families import (CONNECTION_CIRCUIT_OPEN, CONNECTION_PARKED_EVENTS, CONSUMER_IN_FLIGHT,
+                              CONSUMER_KEY_QUEUE_DEPTH, CONSUMER_LAG, CONSUMER_LAST_POLL, CONSUMER_PARTITIONS,
+                              CONSUMER_QUEUED, CONSUMER_SLOT_WAIT, EVENTS, HANDLING_SECONDS)
 from schemas.envelope import Envelope
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,14 @@ class ConsumerMetrics:
 
     def handling_took(self, kind: str, seconds: float) -> None:
         HANDLING_SECONDS.labels(kind).observe(seconds)
+
+    def in_flight(self, kind: str, running: int, queued: int, deepest_key_queue: int) -> None:
+        CONSUMER_IN_FLIGHT.labels(kind).set(running)
+        CONSUMER_QUEUED.labels(kind).set(queued)
+        CONSUMER_KEY_QUEUE_DEPTH.labels(kind).set(deepest_key_queue)
+
+    def waited_for_slot(self, kind: str, seconds: float) -> None:
+        CONSUMER_SLOT_WAIT.labels(kind).observe(seconds)
 
     def connections(self, kind: str, health: list) -> None:
         """Circuit and parked events per connection; a connection healthy with nothing waiting shows 0 (and its

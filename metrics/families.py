@@ -30,6 +30,18 @@ CONSUMER_PARTITIONS = Gauge(
     "cartbridge_consumer_assigned_partitions", "Partitions assigned to this consumer process", ["group"])
 CONSUMER_LAST_POLL = Gauge(
     "cartbridge_consumer_last_poll_timestamp_seconds", "When this consumer last polled Kafka (Unix time)", ["group"])
+CONSUMER_IN_FLIGHT = Gauge(
+    "cartbridge_consumer_events_in_flight", "Events this consumer process is working on now (CONSUMER_CONCURRENCY at "
+    "most)", ["kind"])
+CONSUMER_QUEUED = Gauge(
+    "cartbridge_consumer_events_queued", "Events read and waiting for a slot, for their connection's cap or for an "
+    "earlier event of their key", ["kind"])
+CONSUMER_KEY_QUEUE_DEPTH = Gauge(
+    "cartbridge_consumer_key_queue_depth", "The most events waiting behind one Kafka key (a hot order or SKU)",
+    ["kind"])
+CONSUMER_SLOT_WAIT = Histogram(
+    "cartbridge_consumer_slot_wait_seconds", "Time from an event being read to its handling starting (waiting for a "
+    "slot, its connection's cap or its key)", ["kind"], buckets=_SLOW)
 CONNECTION_CIRCUIT_OPEN = Gauge(
     "cartbridge_connection_circuit_open", "1 while the connection's cart is failing in this flow (failing, open "
     "or probing), 0 when healthy (consumers/circuits.py)", ["flow", "connection"])

@@ -62,6 +62,8 @@ class Connection:
     # fulfillment and cancellation requests for the fulfillment service whose location is `location_id`; orders are
     # created from the requests, not from order webhooks. False: a merchant-managed location, as before.
     fulfillment_service: bool = False
+    # Events of this connection a consumer process works on at once; None: CONNECTION_MAX_IN_FLIGHT (settings).
+    max_in_flight: int | None = None
 
     # Where the three sync switches are read: this file, or Infoplus's ShoppingCartConnection record.
     switches_from: str = "file"
@@ -229,6 +231,7 @@ class ConnectionSchema(Schema):
     woocommerce_shipment_tracking = fields.Boolean(load_default=False)
     orders_since = GoLiveMoment(allow_none=True)  # unset or empty: no go-live guard
     fulfillment_service = fields.Boolean(load_default=False)
+    max_in_flight = WholeNumber(allow_none=True, validate=validate.Range(min=1, max=64))
 
     switches_from = fields.String(load_default="file", validate=validate.OneOf(("file", "infoplus")))
 
