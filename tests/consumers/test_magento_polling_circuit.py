@@ -17,7 +17,7 @@ HEALTHY, HANGING, THROTTLED = 601, 602, 603
 WAIT = 60
 READ_TIMEOUT = 10  # Settings.http_read_timeout_seconds: the hanging store answers after it
 WINDOW = 20  # seconds watched after both failing stores' first calls (back-offs: 30 s): many passes, one call each
-HEALTHY_WITHIN = 8  # seconds: a pass every second; behind a hanging store, one every read timeout
+HEALTHY_WITHIN = 10  # seconds (each look at the topic takes ~2 s): a pass every second, not one per read timeout
 
 
 def published(world) -> set[tuple[int, str]]:
