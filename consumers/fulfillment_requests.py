@@ -13,6 +13,9 @@ is accepted (message: the Infoplus order number) and the acceptance recorded. A 
 unknown SKU), or one with no SKU or address, is rejected with the reason and the event dead-lettered for ops.
 Redelivery, a crash between Infoplus and the acceptance, a callback twice: one order, one acceptance (an accepted
 request is no longer FULFILLMENT_REQUESTED; one created but not yet accepted is accepted without a second order).
+Every Shopify call — the read of the requests and each answer — goes through the connection's circuit: a store
+failing (429, 5xx, timeout) parks that connection's notification on `cart.orders.retry` and the partition moves on;
+when it comes due, the order Infoplus already has is found in the state store and only the answer is sent.
 
 Once Infoplus has the order, the creation is also published to `cart.orders` under the order's own key
 (CREATED_EVENT, once): the order's webhooks are decided on that partition, and they compare what Infoplus got —
@@ -265,11 +268,15 @@ class FulfillmentRequests:
     def _answer(self, service: ShopifyFulfillmentService, key: OrderKey, request: str, fo_id: str, accept: bool,
                 message: str) -> bool:
         """Send one answer unless the store says it was sent; record it after. True when sent now. A rejection is
-        sent whenever the request is listed: the merchant may request again after fixing what was refused."""
+        sent whenever the request is listed: the merchant may request again after fixing what was refused.
+
+        Shopify failing the answer parks the event for this connection (consumers/circuits.py): when it comes
+        due, the Infoplus order is found in the state store (`_ensure_created`), so only the answer is sent."""
         mark = f"{request}:{'accept' if accept else 'reject'}:{fo_id}"
         if accept and self._memory.reported_by(key, mark) is not None:
             return False
-        errors = service.answer(request, fo_id, accept, message)
+        with self._circuits.calling(key[0]):  # a failing store parks its own request: the order made stays made
+            errors = service.answer(request, fo_id, accept, message)
         if errors:  # e.g. answered in a run that stopped before recording it: Shopify's state is the truth
             log.warning("Shopify refused %s of %s: %s", mark, fo_id, errors)
         self._memory.reported(key, None, mark, "sent")

@@ -6,8 +6,10 @@ with search criteria `updated_at gteq <cursor − 2 min>`, sorted by `entity_id`
 and each order becomes the same normalized `cart.order` event the webhook platforms publish
 (carts.magento.deliveries.order_delivery: one event id per order version). The orders consumer applies the
 usual rules: paid, go-live guard, already fulfilled, changes after creation. The cursor (the newest `updated_at`
-listed) is kept on the compacted topic `magento.orders.cursors`. The polling itself — cursor, overlap,
-publishing, failures, `--once` — is consumers/order_polling.py, shared with WooCommerce reconciliation.
+listed) is kept on the compacted topic `magento.orders.cursors`. A store failing (429, 5xx, timeouts) opens its
+connection's circuit (flow `magento_polling`) and is skipped, not called, until its back-off is over; the other
+stores are polled as usual. The polling itself — cursor, overlap, publishing, failures, circuits, `--once` — is
+consumers/order_polling.py, shared with WooCommerce reconciliation.
 """
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ def orders_updated_since(connection: Connection, since: datetime, timeout: tuple
     return MagentoAPI(connection, timeout=timeout, session=session).orders_updated_since(since)
 
 
-POLLED = order_polling.PolledOrders(platform=PLATFORM.name, title="Magento order polling",
+POLLED = order_polling.PolledOrders(platform=PLATFORM.name, flow="magento_polling", title="Magento order polling",
                                     cursor_topic=topics.MAGENTO_ORDER_CURSORS, via="polling",
                                     list_changed=orders_updated_since, delivery=order_delivery)
 

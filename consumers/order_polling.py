@@ -14,17 +14,28 @@ a list, rows that are not objects): one line, counted per connection (`bad_answe
 next connection — one merchant's broken store never stops the others. With no cursor yet, a connection starts
 FIRST_RUN_LOOKBACK back: the store's older history is never replayed into Infoplus. One copy is enough (two are
 harmless, only wasteful); `--once` makes it a cron job.
+
+Every read of a store goes through its connection's circuit (consumers/circuits.py, flow `PolledOrders.flow`): a
+store failing 429/5xx/timeouts opens it (at once on a timeout, a refused connection or a Retry-After; after 3 failed
+answers otherwise), and while it is open the store is skipped, not called, until its back-off is over (from 1 s,
+doubling up to CONNECTION_RETRY_MAX_SECONDS; at least 3 read timeouts after a timeout): a hanging store holds up
+the other stores' polling for one read timeout now and then, not one every pass. Each connection's health goes
+where the consumers' does (consumers/health.py: the ops console and `cartbridge-status`; and
+`cartbridge_connection_circuit_open`). Circuits are memory only: a restart, or a `--once` run, starts them closed.
 """
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
+import socket
 import threading
+import time
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 import requests
 from kafka.errors import KafkaError
@@ -34,11 +45,13 @@ from carts.base import Delivery
 from config.connections import ConnectionRegistry, RegistryError
 from config.logs import configure_logging
 from config.settings import Settings
+from consumers.circuits import NO_CIRCUITS, Circuits, ConnectionHealth, ConnectionWaiting, health_report
+from consumers.health import HealthBroadcast
 from events import topics
 from events.cursors import CursorStore
 from events.envelopes import make_envelope
 from events.publisher import BrokerUnavailable, Publisher
-from metrics.families import ORDER_POLL_BAD_ANSWERS
+from metrics.families import CONNECTION_CIRCUIT_OPEN, ORDER_POLL_BAD_ANSWERS
 from metrics.server import serve_if_configured
 from outbound.errors import OutboundError
 from outbound.http import new_session
@@ -53,6 +66,7 @@ REMEMBERED_EVENTS = 50_000
 
 # (connection, changed after, timeout, session) -> the cart's raw orders, every page
 ListChanged = Callable[[Connection, datetime, tuple[float, float], requests.Session], Iterable[dict[str, Any]]]
+_LISTED_ALL = object()
 
 
 class BadAnswer(Exception):
@@ -64,6 +78,7 @@ class PolledOrders:
     """What polling needs from one platform."""
 
     platform: str  # the connections polled: `platform: <this>`
+    flow: str  # its circuits' name for ops (health records, metrics), e.g. "magento_polling"
     title: str  # for logs, e.g. "WooCommerce reconciliation"
     cursor_topic: str  # compacted, one record per connection (events/topics.py)
     via: str  # the events' `delivery.via`, e.g. "reconciliation"
@@ -78,8 +93,11 @@ def _utc_now() -> datetime:
 class OrderPoller:
     def __init__(self, polled: PolledOrders, registry: ConnectionRegistry, publisher: Publisher,
                  cursors: CursorStore, *, timeout: tuple[float, float],
-                 clock: Callable[[], datetime] = _utc_now) -> None:
+                 clock: Callable[[], datetime] = _utc_now, circuits: Circuits = NO_CIRCUITS,
+                 tell_ops: Callable[[list[ConnectionHealth]], None] = lambda report: None) -> None:
         self._polled = polled
+        self._circuits = circuits  # per connection: a failing store is skipped until its back-off is over
+        self._tell_ops = tell_ops  # after every pass: each connection's health (consumers/health.py)
         self._registry = registry
         self._publisher = publisher
         self._cursors = cursors
@@ -101,11 +119,19 @@ class OrderPoller:
         for connection in self._registry.all():
             if connection.platform == self._polled.platform:
                 total += self._poll_safely(connection)
+        self._report_health()
         return total
+
+    def _report_health(self) -> None:
+        if isinstance(self._circuits, Circuits):  # not NO_CIRCUITS (a poller built without them: nothing to tell)
+            self._tell_ops(health_report(self._circuits, {}, {}))
 
     def _poll_safely(self, connection: Connection) -> int:
         try:
             return self.poll(connection)
+        except ConnectionWaiting as waiting:
+            self._store_waited_for(connection, waiting)
+            return 0
         except (OutboundError, BrokerUnavailable, KafkaError) as error:
             self._log.warning("%s of connection %s failed, retried next pass: %s", self._polled.title,
                               connection.id, getattr(error, "reason", error))
@@ -118,13 +144,24 @@ class OrderPoller:
                               str(error)[:200])
             return 0
 
+    def _store_waited_for(self, connection: Connection, waiting: ConnectionWaiting) -> None:
+        """The store failed now (the cause is the failed call), or its circuit is open and it was not called."""
+        wait = max(0.0, waiting.due_at - time.time())
+        if waiting.__cause__ is not None:
+            self._log.warning("%s of connection %s failed, its store is asked again in %.0f s at the earliest: %s",
+                              self._polled.title, connection.id, wait, waiting.reason)
+        else:
+            self._log.info("%s of connection %s skipped: its store has been failing since %s, next try in %.0f s",
+                           self._polled.title, connection.id, utc_iso(datetime.fromtimestamp(
+                               waiting.failing_since, timezone.utc)), wait)
+
     def close(self) -> None:
         self._publisher.close()
 
     def poll(self, connection: Connection) -> int:
         since = self._cursor(connection)
         newest, published = since, 0
-        for order in self._polled.list_changed(connection, since - OVERLAP, self._timeout, self._session):
+        for order in self._listed(connection, since - OVERLAP):
             if not isinstance(order, dict):
                 raise BadAnswer(f"a listed order is {type(order).__name__}, not an object")
             delivery = self._delivery(connection, order)
@@ -136,6 +173,17 @@ class OrderPoller:
         self._log.info("%s: connection %s since %s: %d published, cursor %s", self._polled.title, connection.id,
                        utc_iso(since), published, utc_iso(newest))
         return published
+
+    def _listed(self, connection: Connection, since: datetime) -> Iterator[Any]:
+        """The store's changed orders, each step of the listing (each page's read) through the connection's
+        circuit — and only the store's reads: a Kafka failure while publishing is nobody's store's fault."""
+        orders = iter(self._polled.list_changed(connection, since, self._timeout, self._session))
+        while True:
+            with self._circuits.calling(connection.id):
+                order = next(orders, _LISTED_ALL)
+            if order is _LISTED_ALL:
+                return
+            yield order
 
     def _delivery(self, connection: Connection, order: dict[str, Any]) -> Delivery | None:
         try:
@@ -189,7 +237,22 @@ def build(polled: PolledOrders, settings: Settings) -> OrderPoller:
     registry = ConnectionRegistry(settings.connections_file, settings.connections_reload_seconds)
     publisher = Publisher(settings)
     cursors = CursorStore(settings, polled.cursor_topic, publisher)
-    return OrderPoller(polled, registry, publisher, cursors, timeout=settings.http_timeout)
+    return OrderPoller(polled, registry, publisher, cursors, timeout=settings.http_timeout,
+                       circuits=Circuits.from_settings(polled.flow, settings),
+                       tell_ops=_ops_told(polled, settings, publisher))
+
+
+def _ops_told(polled: PolledOrders, settings: Settings, publisher: Publisher
+              ) -> Callable[[list[ConnectionHealth]], None]:
+    """Each connection's health, where the consumers put theirs: the health topic (the ops console,
+    `cartbridge-status`) and `cartbridge_connection_circuit_open` (no events are parked here: nothing waits)."""
+    broadcast = HealthBroadcast(settings, publisher, f"cartbridge-{polled.flow}-{socket.gethostname()}-{os.getpid()}")
+
+    def tell(report: list[ConnectionHealth]) -> None:
+        for row in report:
+            CONNECTION_CIRCUIT_OPEN.labels(row.flow, str(row.connection_id)).set(1 if row.failing else 0)
+        broadcast.send(report)
+    return tell
 
 
 def run(poller: OrderPoller, interval: float, stop: threading.Event, *, once: bool = False) -> None:

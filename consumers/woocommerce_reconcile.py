@@ -29,7 +29,8 @@ def orders_modified_after(connection: Connection, since: datetime, timeout: tupl
     return WooCommerceAPI(connection, timeout=timeout, session=session).orders_modified_after(since)
 
 
-POLLED = order_polling.PolledOrders(platform=PLATFORM.name, title="WooCommerce reconciliation",
+POLLED = order_polling.PolledOrders(platform=PLATFORM.name, flow="woocommerce_reconciliation",
+                                    title="WooCommerce reconciliation",
                                     cursor_topic=topics.WOOCOMMERCE_RECONCILE_CURSORS, via="reconciliation",
                                     list_changed=orders_modified_after, delivery=order_delivery)
 

@@ -94,6 +94,16 @@ class FulfillmentServiceShop:
         with self._state_lock:
             self._answer_failures = getattr(self, "_answer_failures", 0) + n
 
+    def take_answers_again(self) -> None:
+        """Answers succeed again: the failures `fail_answers` asked for and not yet used are dropped."""
+        with self._state_lock:
+            self._answer_failures = 0
+
+    @property
+    def answer_failures_left(self) -> int:
+        """How many of the answers `fail_answers` asked to fail are still to come (each answer tried uses one)."""
+        return getattr(self, "_answer_failures", 0)
+
     def _answer(self, mutation: str, args: dict[str, Any]) -> dict[str, Any]:
         if getattr(self, "_answer_failures", 0) > 0:
             self._answer_failures -= 1
