@@ -58,11 +58,11 @@ class Cart:
         """Each SKU's stock, read the cheapest way each stand-in offers (the bench must not starve the consumer)."""
         if self.platform == "bigcommerce":
             return {sku: self.standin.inventory(sku) for sku in skus}
+        if self.platform == "woocommerce":  # its state() deep-copies every product: ten times slower for 300 SKUs
+            return {sku: (self.standin.product(sku) or {}).get("stock_quantity") for sku in skus}
         state = self.standin.state()
-        if self.platform == "shopify":
-            items = {v["inventoryItemId"]: v["sku"] for v in state["variants"]}
-            return {items[level["inventoryItemId"]]: level["available"] for level in state["inventoryLevels"]}
-        return {product["sku"]: product["stock_quantity"] for product in state["products"]}
+        items = {v["inventoryItemId"]: v["sku"] for v in state["variants"]}
+        return {items[level["inventoryItemId"]]: level["available"] for level in state["inventoryLevels"]}
 
     def writes(self) -> int:
         if self.platform == "shopify":
