@@ -24,10 +24,11 @@ Guarantees:
   committed for them afterwards. stop() (SIGTERM) stops handing out work, lets the events in flight finish
   (every outbound call has a timeout), commits, and closes.
 - Optional, for "latest value wins" consumers: `look_ahead` sees each partition's polled batch (the events whose
-  key has nothing earlier still queued or running) before they are handed out. It names the events a later event
-  of the same batch makes redundant — those are committed without calling the handler, safe because the later
-  event is further along the same partition and the commit point never passes it before it is handled (or
-  dead-lettered) — and it may do work ahead (e.g. write many values in one call); the handler still decides each event.
+  key has nothing earlier still queued or running) on the loop thread, and names the events a later event of the
+  same batch makes redundant — those are committed without calling the handler, safe because the later event is
+  further along the same partition and the commit point never passes it before it is handled (or dead-lettered).
+  `work_ahead` then does work for that batch on a worker before its events run (e.g. write many values in one
+  call), holding all their keys; the handler still decides each event.
 """
 from __future__ import annotations
 
@@ -69,6 +70,7 @@ log = logging.getLogger("consumers.engine")
 
 Handler = Callable[[Envelope], Outcome]
 LookAhead = Callable[[list[Envelope]], set[str]]  # one partition's batch -> event ids made redundant
+WorkAhead = Callable[[list[Envelope]], None]  # one partition's batch -> work done ahead (e.g. a bulk write)
 ConnectionOf = Callable[[Envelope], "int | None"]  # the connection an event will call, when known without a call
 POLL_TIMEOUT_MS = 500  # idle: nothing in flight
 COMPLETION_WAIT_SECONDS = 0.05  # busy: how long the loop waits for a finished event before polling again
@@ -104,7 +106,8 @@ def _now_iso() -> str:
 class ConsumerEngine:
     def __init__(self, *, kind: str, topic: str, handler: Handler, settings: Settings,
                  publisher: Publisher | None = None, clock: Callable[[], float] = time.monotonic,
-                 look_ahead: LookAhead | None = None, kafka_options: Mapping[str, Any] | None = None,
+                 look_ahead: LookAhead | None = None, work_ahead: WorkAhead | None = None,
+                 kafka_options: Mapping[str, Any] | None = None,
                  defer: DeferPolicy | None = None, wall_clock: Callable[[], float] = time.time,
                  state: StateStore | None = None, circuits: Circuits | None = None,
                  connection_of: ConnectionOf | None = None,
@@ -118,7 +121,8 @@ class ConsumerEngine:
         self._health: HealthBroadcast | None = None  # for ops (consumers/health.py), once the consumer runs
         self._wall_clock = wall_clock
         self._handler = handler
-        self._look_ahead = look_ahead
+        self._look_ahead = look_ahead  # pure, on the loop thread
+        self._work_ahead = work_ahead  # on a worker, holding the batch's keys
         self._kafka_options = dict(kafka_options or {})  # e.g. fetch_min_bytes / fetch_max_wait_ms
         self._settings = settings
         self._publisher = publisher or Publisher(settings)
@@ -276,7 +280,7 @@ class ConsumerEngine:
         """Decode each record once and queue it behind its key; a record read again (after a seek back) that is
         running or done already is not queued twice."""
         decoded = [(record, _decoded(record)) for record in records if self._inflight.read(tp, record.offset)]
-        redundant = self._redundant(tp, decoded)
+        redundant = self._look_ahead_at(tp, decoded)
         for record, envelope in decoded:
             if isinstance(envelope, Envelope):
                 task = _bound(self._process_envelope, record, envelope, None, redundant)
@@ -284,7 +288,8 @@ class ConsumerEngine:
             else:  # undecodable: its dead letter is written by a worker, in its key's turn
                 task = _bound(self._dead_letter, record, None, f"undecodable event: {envelope}", {})
                 connection_id = None
-            self._inflight.add(Work(tp, record.offset, _key(tp, record), connection_id, task))
+            self._inflight.add(Work(tp, record.offset, _key(tp, record), connection_id, task,
+                                    then=self._event_finished))
 
     def _connection_of_event(self, envelope: Envelope) -> int | None:
         try:
@@ -299,21 +304,32 @@ class ConsumerEngine:
         except Exception:
             return self._settings.connection_max_in_flight
 
-    def _redundant(self, tp: TopicPartition, decoded: list) -> set[str]:
-        """The look-ahead sees the batch's events whose key has nothing earlier queued or running: what it does
-        ahead (e.g. a bulk write of the newest levels) can then never race an older event of the same key."""
-        if self._look_ahead is None:
+    def _look_ahead_at(self, tp: TopicPartition, decoded: list) -> set[str]:
+        """The look-ahead sees the batch's events whose key has nothing earlier queued or running, and names those
+        a later one makes redundant; the work-ahead (e.g. a bulk write of the newest levels) is queued before them,
+        holding all their keys, so it never races an older event of the same key and they wait for it."""
+        fresh = [(record, envelope) for record, envelope in decoded
+                 if isinstance(envelope, Envelope) and self._inflight.idle(_key(tp, record))]
+        if not fresh or self._look_ahead is None:
             return set()
-        envelopes = [envelope for record, envelope in decoded
-                     if isinstance(envelope, Envelope) and self._inflight.idle(_key(tp, record))]
-        if not envelopes:
-            return set()
-        self._bind_state(tp)  # look-ahead may read and write this partition's state too
+        envelopes = [envelope for _, envelope in fresh]
         try:
-            return self._look_ahead(envelopes)
+            redundant = self._look_ahead(envelopes)
         except Exception:  # only an optimisation: on a bug, handle every event
             log.exception("%s: look_ahead() failed; handling every event of the batch", self.kind)
             return set()
+        if self._work_ahead is not None and len(fresh) > 1:
+            keys = tuple(dict.fromkeys(_key(tp, record) for record, _ in fresh))
+            self._inflight.add(Work(tp, fresh[0][0].offset, keys[0], None, _bound(self._ahead, tp, envelopes),
+                                    tracked=False, also_keys=keys[1:]))
+        return redundant
+
+    def _ahead(self, tp: TopicPartition, envelopes: list[Envelope]) -> None:
+        self._bind_state(tp)  # the work-ahead may read and write this partition's state
+        try:
+            self._work_ahead(envelopes)
+        except Exception:  # only an optimisation: each event is still handled on its own
+            log.exception("%s: work_ahead() failed; every event of the batch is handled on its own", self.kind)
 
     # -- workers ---------------------------------------------------------------------------------------------
     def _start_work(self) -> None:
@@ -350,10 +366,12 @@ class ConsumerEngine:
                 return
 
     def _apply(self, work: Work, result: Any) -> None:
-        if not work.tracked:  # a parked record: the parking lot keeps its offsets
+        if work.then is None:  # done ahead for a batch: nothing to commit for it
             self._inflight.finished(work)
-            self._parked_finished(work, result)
-            return
+        else:
+            work.then(work, result)
+
+    def _event_finished(self, work: Work, result: Any) -> None:
         if isinstance(result, Retryable):
             self._inflight.finished(work, done=False)
             self._retry_later(work.tp, work.offset, result)
@@ -617,7 +635,7 @@ class ConsumerEngine:
             if connection_id is None and isinstance(held.envelope, Envelope):
                 connection_id = self._connection_of_event(held.envelope)
             self._inflight.add(Work(tp, held.offset, _key(tp, held.record), connection_id,
-                                    _bound(self._handle_parked, held), tracked=False))
+                                    _bound(self._handle_parked, held), tracked=False, then=self._parked_finished))
 
     def _handle_parked(self, held: Held) -> tuple[str, Any]:
         """On a worker: a held record is due; hand it to the handler — unless its connection's cart is still
@@ -644,6 +662,7 @@ class ConsumerEngine:
     def _parked_finished(self, work: Work, result: Any) -> None:
         """On the loop thread: apply what `_handle_parked` decided to the held record (if its partition is
         still ours: a rebalance may have given it to another copy meanwhile, which reads it again)."""
+        self._inflight.finished(work)  # the parking lot keeps its offsets
         held = self._lot.get(work.tp, work.offset)
         if held is None:
             return

@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from typing import Any, Callable, Hashable
+from typing import Any, Callable, Hashable, Optional
 
 from kafka.structs import TopicPartition
 
@@ -37,6 +37,12 @@ class Work:
     task: Callable[[], Any]
     tracked: bool = True  # False: a parked record, whose offsets the parking lot keeps
     added_at: float = field(default_factory=time.monotonic)
+    also_keys: tuple = ()  # work for several keys at once (a batch's write-ahead): they all wait for it
+    then: Optional[Callable[["Work", Any], None]] = None  # the loop thread's follow-up with the task's result
+
+    @property
+    def keys(self) -> tuple:
+        return (self.key, *self.also_keys)
 
 
 class _PartitionBook:
@@ -80,12 +86,13 @@ class InFlight:
         return not (offset in book.done or book.pending.get(offset) in (QUEUED, RUNNING))
 
     def add(self, work: Work) -> None:
-        """Queue work behind its key (its offset counts as not done until `finished`)."""
+        """Queue work behind its key(s) (its offset counts as not done until `finished`)."""
         if work.tracked:
             book = self._books.setdefault(work.tp, _PartitionBook())
             book.pending[work.offset] = QUEUED
             book.read_to = max(book.read_to or 0, work.offset + 1)
-        self._queues.setdefault(work.key, deque()).append(work)
+        for key in work.keys:
+            self._queues.setdefault(key, deque()).append(work)
 
     def idle(self, key: Hashable) -> bool:
         """Nothing of this key is queued or running."""
@@ -98,20 +105,30 @@ class InFlight:
         for key, queue in list(self._queues.items()):
             if len(self.running) >= self.concurrency:
                 break
-            if key in self._busy or not queue or not self._has_room(queue[0].connection_id):
+            if not queue or not self._may_start(queue[0]):
                 continue
-            work = queue.popleft()
-            if not queue:
-                del self._queues[key]
+            work = queue[0]
+            for its_key in work.keys:
+                self._queues[its_key].popleft()
+                if not self._queues[its_key]:
+                    del self._queues[its_key]
             self._start(work)
             started.append(work)
         return started
+
+    def _may_start(self, work: Work) -> bool:
+        """Every key of the work is idle and has it first in line, and its connection has room."""
+        for key in work.keys:
+            queue = self._queues.get(key)
+            if key in self._busy or not queue or queue[0] is not work:
+                return False
+        return self._has_room(work.connection_id)
 
     def _has_room(self, connection_id: int | None) -> bool:
         return connection_id is None or self._by_connection[connection_id] < self._cap_of(connection_id)
 
     def _start(self, work: Work) -> None:
-        self._busy.add(work.key)
+        self._busy.update(work.keys)
         self.running.add(work)
         if work.connection_id is not None:
             self._by_connection[work.connection_id] += 1
@@ -122,7 +139,7 @@ class InFlight:
     def finished(self, work: Work, done: bool = True) -> None:
         """Its task returned. `done`: the offset may be committed past; else `set_back` decides (a retry)."""
         self.running.discard(work)
-        self._busy.discard(work.key)
+        self._busy.difference_update(work.keys)
         if work.connection_id is not None:
             self._by_connection[work.connection_id] -= 1
             if self._by_connection[work.connection_id] <= 0:
@@ -142,12 +159,7 @@ class InFlight:
         book = self._books.get(tp)
         if book is None:
             return None
-        for key, queue in list(self._queues.items()):
-            kept = deque(w for w in queue if w.tp != tp)
-            if kept:
-                self._queues[key] = kept
-            else:
-                del self._queues[key]
+        self._drop_queued({tp})
         for offset, state in book.pending.items():
             if state == QUEUED:
                 book.pending[offset] = UNREAD
@@ -167,6 +179,9 @@ class InFlight:
         still running keeps its key busy until it returns (a partition given back must not run a key twice)."""
         for tp in tps:
             self._books.pop(tp, None)
+        self._drop_queued(tps)
+
+    def _drop_queued(self, tps: set[TopicPartition]) -> None:
         for key, queue in list(self._queues.items()):
             kept = deque(w for w in queue if w.tp not in tps)
             if kept:
@@ -176,7 +191,7 @@ class InFlight:
 
     # -- for ops ---------------------------------------------------------------------------------------------
     def queued(self) -> int:
-        return sum(len(queue) for queue in self._queues.values())
+        return len({id(work) for queue in self._queues.values() for work in queue})
 
     def deepest_key_queue(self) -> int:
         """The most work waiting behind one key (a hot order or SKU)."""

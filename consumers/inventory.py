@@ -177,11 +177,14 @@ class InventoryHandler:
                     tuple(TargetParked(waiting) for waiting in parked))
 
     def look_ahead(self, envelopes: list[Envelope]) -> set[str]:
-        """The engine's batch hook: which events are redundant; the newest value per SKU is written ahead."""
+        """The engine's batch hook (its loop thread, so no call): which events a later one makes redundant."""
+        return superseded(readable(envelopes))
+
+    def write_ahead(self, envelopes: list[Envelope]) -> None:
+        """The engine's work-ahead (a worker, before the batch's events): the newest value per SKU in bulk."""
         items = readable(envelopes)
         redundant = superseded(items)
         self._write_ahead([(event_id, item) for event_id, item in items if event_id not in redundant])
-        return redundant
 
     def _write_ahead(self, latest: list[tuple[str, InventoryLevel]]) -> None:
         by_lob: dict[int, list[tuple[str, InventoryLevel]]] = {}
@@ -366,7 +369,8 @@ def build(settings: Settings) -> ConsumerEngine:
     handler = InventoryHandler(switches, StockWriters(timeout=settings.http_timeout), AppliedLevels(store), circuits)
     coalesce = {"fetch_min_bytes": FETCH_MIN_BYTES, "fetch_max_wait_ms": settings.inventory_coalesce_ms}
     return ConsumerEngine(kind="inventory", topic=topics.INFOPLUS_INVENTORY, handler=handler, settings=settings,
-                          publisher=publisher, look_ahead=handler.look_ahead, kafka_options=coalesce, state=store,
+                          publisher=publisher, look_ahead=handler.look_ahead, work_ahead=handler.write_ahead,
+                          kafka_options=coalesce, state=store,
                           circuits=circuits, connection_of=connection_of_infoplus_event(switches.registry))
 
 

@@ -101,3 +101,16 @@ def test_parked_work_is_ordered_by_key_but_not_committed_here():
     book.finished(main)
     assert offsets(book.next_to_run()) == [9]
     assert book.commit_offset(TopicPartition("t.retry", 0)) is None
+
+
+def test_work_for_several_keys_runs_before_their_events_and_holds_them_all():
+    book = InFlight(concurrency=8, cap_of=lambda cid: 8)
+    ahead = Work(TP, 0, (0, b"a"), None, lambda: None, tracked=False, also_keys=((0, b"b"),))
+    book.add(ahead)
+    first_a, first_b, other = work(0, b"a"), work(1, b"b"), work(2, b"c")
+    for w in (first_a, first_b, other):
+        book.add(w)
+    assert book.next_to_run() == [ahead, other]  # a's and b's events wait for the work ahead
+    book.finished(ahead)
+    assert offsets(book.next_to_run()) == [0, 1]
+    assert book.queued() == 0
