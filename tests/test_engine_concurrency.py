@@ -19,7 +19,7 @@ from tests.consumers.test_connection_outage import shopify_carton, shopify_fulfi
 from tests.consumers.test_tracking_shopify import numbers
 from tests.consumers.tracking_support import enable_tracking, infoplus_order, push
 from tests.support.concurrency import (CONCURRENCY, CommittedOffsets, CommitWatch, Effects, InFlight, Traffic,
-                                       engine_settings, numbered, running, stop)
+                                       engine_settings, numbered, running, stop, wait_until)
 from tests.support.world import eventually
 
 TOPIC = "engine.concurrency"
@@ -40,11 +40,6 @@ def publish(settings, events) -> None:
     topics.ensure_topics(settings, [TOPIC])  # with the settings' partition count, not the broker's default
     with contextlib.closing(Publisher(settings)) as publisher:
         publisher.publish_many(TOPIC, [(event.payload["key"], event) for event in events])
-
-
-def committed_in_all(offsets: CommittedOffsets) -> int:
-    """Events committed over every partition (a fresh topic starts at offset 0)."""
-    return sum(offsets.read().values())
 
 
 # -- key order -----------------------------------------------------------------------------------------------------
@@ -106,8 +101,8 @@ def test_a_slow_event_keeps_the_commit_at_its_offset_while_the_events_after_it_a
                     f"committed {watch.highest} while the event at {slow_offset} was still being handled"
             finally:
                 release.set()
-            eventually(lambda: offsets.read().get(0) == len(first) + len(then), WAIT,
-                       message="once the slow event is done the commit moves past every event")
+            assert wait_until(offsets.caught_up, WAIT), \
+                f"committed {offsets.read()} of {offsets.ends()}: past every event once the slow one is done"
     finally:
         offsets.close()
 
@@ -147,15 +142,14 @@ def test_a_copy_joining_and_leaving_while_many_events_are_in_flight_loses_none_a
             eventually(lambda: effects.written_by("first") >= written_by_first + 30, WAIT,
                        message="the first copy goes on alone")
             traffic.stop()
-            eventually(lambda: effects.count() == len(traffic.published), WAIT,
-                       message=f"an effect for each of the {len(traffic.published)} events")
-            eventually(lambda: committed_in_all(offsets) == len(traffic.published), WAIT,
-                       message="every event committed: nothing is handled after this")
+            published = {f"{event.payload['key']}:{event.payload['seq']}" for event in traffic.published}
+            wait_until(lambda: effects.count() >= len(published), WAIT)
+            assert set(effects.written) == published, f"none lost; missing {sorted(published - set(effects.written))}"
+            assert wait_until(offsets.caught_up, WAIT), \
+                f"committed {offsets.read()} of {offsets.ends()}: every event, so nothing is handled after this"
     finally:
         offsets.close()
 
-    published = {f"{event.payload['key']}:{event.payload['seq']}" for event in traffic.published}
-    assert set(effects.written) == published, "none lost"
     assert {event: writers for event, writers in effects.written.items() if len(writers) > 1} == {}, "none doubled"
     assert effects.overlaps == [], "no event handled by both copies at once"
     for key, seqs in effects.order.items():
@@ -167,11 +161,11 @@ def fulfilled(world, order_ids: list[int]) -> int:
     return sum(1 for order_id in order_ids if world.shopify.fulfillments(order_id))
 
 
-def wait_all_committed(world, count: int) -> None:
-    """Until tracking's group has committed `count` shipment events: none is handled after that."""
+def wait_all_committed(world) -> None:
+    """Until tracking's group has committed every shipment event: none is handled after that."""
     offsets = CommittedOffsets(world.settings(), "tracking", topics.INFOPLUS_SHIPMENTS)
     try:
-        eventually(lambda: committed_in_all(offsets) == count, WAIT, message=f"{count} shipment events committed")
+        assert wait_until(offsets.caught_up, WAIT), f"tracking committed {offsets.read()} of {offsets.ends()}"
     finally:
         offsets.close()
 
@@ -192,7 +186,7 @@ def test_sigkill_with_shipments_in_flight_then_a_restart_writes_every_shipment_o
 
     started(world)
     eventually(lambda: shopify_fulfilled(world, order_ids), WAIT, message="every shipment written after the restart")
-    wait_all_committed(world, len(cartons))
+    wait_all_committed(world)
     for order_id in order_ids:
         [fulfillment] = world.shopify.fulfillments(order_id)
         assert numbers(fulfillment) == [f"1ZSHOP{order_id}"], f"order {order_id}: its tracking number once"
@@ -257,7 +251,7 @@ def test_cartons_of_one_order_are_written_in_order_and_once_while_the_cart_is_sl
     finally:
         slow.release()
 
-    wait_all_committed(world, 1 + len(others) + len(later))
+    wait_all_committed(world)
     [fulfillment] = world.shopify.fulfillments(950)
     assert numbers(fulfillment) == numbers_950, "carton 1 first, then 2 and 3, each once"
     for order_id in other_ids:

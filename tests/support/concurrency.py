@@ -5,11 +5,12 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import threading
+import time
 import uuid
 from collections import Counter, defaultdict
 from typing import Iterator
 
-from kafka import KafkaAdminClient
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from config.settings import Settings
 from consumers.engine import ConsumerEngine
@@ -124,10 +125,13 @@ class Effects:
 
 
 class CommittedOffsets:
-    """The group's committed offsets per partition of one topic, read with an admin client of its own."""
+    """The group's committed offsets per partition of one topic, and the topic's end offsets, read with clients of
+    their own (no group membership: the engines' group is left alone)."""
 
     def __init__(self, settings: Settings, kind: str, topic: str) -> None:
         self._admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, request_timeout_ms=10000)
+        self._reader = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, group_id=None,
+                                     enable_auto_commit=False)
         self._group = settings.topic(f"cartbridge.{kind}")  # the engine's group id (ConsumerEngine._group_id)
         self._topic = settings.topic(topic)
 
@@ -136,8 +140,18 @@ class CommittedOffsets:
         return {tp.partition: meta.offset for tp, meta in offsets.items()
                 if tp.topic == self._topic and meta.offset >= 0}
 
+    def ends(self) -> dict[int, int]:
+        partitions = [TopicPartition(self._topic, p) for p in self._reader.partitions_for_topic(self._topic) or ()]
+        return {tp.partition: offset for tp, offset in self._reader.end_offsets(partitions).items()}
+
+    def caught_up(self) -> bool:
+        """Committed up to the end of every partition: nothing of what is on the topic is left to handle."""
+        ends = self.ends()
+        return bool(ends) and self.read() == {p: end for p, end in ends.items() if end > 0}
+
     def close(self) -> None:
         self._admin.close()
+        self._reader.close()
 
 
 class CommitWatch:
@@ -205,3 +219,13 @@ class Traffic:
     def _event(self, number: int) -> Envelope:
         seq, slot = divmod(number, len(self._keys))
         return numbered(self._keys[slot], seq, connection_id=slot + 1)
+
+
+def wait_until(condition, timeout: float) -> bool:
+    """True as soon as `condition()` holds, False at timeout: the assertion that follows says what was found."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
