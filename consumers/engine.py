@@ -404,10 +404,14 @@ class ConsumerEngine:
         """For the rebalance listener (Kafka's IO thread): True once no event of `revoked` is running."""
         return not self._running.any_of(revoked)
 
-    def _release(self, released: set[TopicPartition]) -> None:
+    def _release(self, released: set[TopicPartition]) -> dict[TopicPartition, int]:
         """Revoked or lost (the listener, while the loop thread waits in poll()): nothing of them is committed
-        any more; their queued events are dropped, to be read by the next owner."""
+        any more; their queued events are dropped, to be read again by whoever owns them next. Returns where each
+        must be read again from, should it come back to this copy."""
+        read_again_from = {tp: offset for tp in released
+                           if (offset := self._inflight.commit_offset(tp)) is not None}
         self._inflight.forget(released)
+        return read_again_from
 
     def _process_envelope(self, record, envelope: Envelope, deferred: Deferred | None,
                           redundant: Container[str] = frozenset()) -> None:

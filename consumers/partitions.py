@@ -55,11 +55,14 @@ class Partitions:
 
     def __init__(self, kind: str, clock: Callable[[], float],
                  on_owned: Callable[[set[TopicPartition]], None] = lambda owned: None,
-                 on_released: Callable[[set[TopicPartition]], None] = lambda released: None) -> None:
+                 on_released: Callable[[set[TopicPartition]], dict] = lambda released: {}) -> None:
         self._kind = kind
         self._clock = clock
         self._on_owned = on_owned  # e.g. the state store drops partitions now owned elsewhere
-        self._on_released = on_released  # revoked or lost: the engine drops their work and commits nothing more
+        # Revoked or lost: the engine drops their work, commits nothing more for them, and says where each must be
+        # read again from (its lowest event not done) should the rebalance give it back.
+        self._on_released = on_released
+        self._read_again_from: dict[TopicPartition, int] = {}
         self.fetch_held: set[TopicPartition] = set()  # paused because enough is read ahead (flow control)
         self._consumer: KafkaConsumer | None = None
         self.next_offsets: dict[TopicPartition, int] = {}  # next offset to commit
@@ -115,13 +118,14 @@ class Partitions:
             self.next_offsets.pop(tp, None)
             self.committed.pop(tp, None)
         self.fetch_held -= revoked
-        self._on_released(revoked)
+        self._read_again_from.update(self._on_released(revoked))
 
     def lost(self, lost: set[TopicPartition]) -> None:
         """Evicted: another member owns these now; forget them entirely, commit nothing for them."""
         self.revoked(lost)
         for tp in lost:
             self.paused_until.pop(tp, None)
+            self._read_again_from.pop(tp, None)  # owned elsewhere: its new owner starts at what was committed
         self.attempts = {key: n for key, n in self.attempts.items() if key[0] not in lost}
         self._on_owned(set(self._consumer.assignment()) - lost)
 
@@ -129,6 +133,7 @@ class Partitions:
         """Every owned partition ends up paused with a due time known here, or held for flow control, or resumed."""
         self.paused_until = {tp: due for tp, due in self.paused_until.items() if tp in owned}
         self.fetch_held &= owned
+        self._read_again(owned)
         self.attempts = {key: n for key, n in self.attempts.items() if key[0] in owned}
         self._on_owned(owned)
         paused = self._consumer.paused()
@@ -139,6 +144,16 @@ class Partitions:
                 log.info("%s: %s[%d] came back paused with no due time here; resuming it",
                          self._kind, tp.topic, tp.partition)
                 self._resume(tp)
+
+
+    def _read_again(self, owned: set[TopicPartition]) -> None:
+        """A partition given back keeps its fetch position (eager protocol), past events that were queued when it
+        was revoked and dropped then: it is read again from its lowest event not done (those done since are
+        dropped as duplicates by the engine's memory of recent event ids)."""
+        for tp, offset in self._read_again_from.items():
+            if tp in owned and tp not in self.paused_until:  # a paused one is sought back already
+                self._consumer.seek(tp, offset)
+        self._read_again_from = {}
 
 
 class RebalanceListener(AsyncConsumerRebalanceListener):
