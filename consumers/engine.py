@@ -1,11 +1,15 @@
 """The consumer engine, written once; each consumer supplies only "what to do with one event".
 
+This module is the loop thread: it reads, hands events to worker threads, applies what they return, commits and
+follows rebalances. What a worker does with one event is consumers/event_handling.py; the bookkeeping of what runs
+when and what may be committed is consumers/inflight.py.
+
 Guarantees:
 - Offsets are committed only past events whose effect happened, or that were dead-lettered / skipped
   (recorded on `<topic>.dlq` / `<topic>.skipped` and acknowledged by the broker) — never past a pending one.
-- A Retryable failure (429, 5xx, timeout) seeks the partition back to the event and *pauses* it until the
-  back-off (or the server's Retry-After) is over, while the loop keeps polling: the group membership stays
-  alive, other partitions keep flowing, and one entity's events stay in order.
+- A Retryable failure (Infoplus or Kafka: 429, 5xx, timeout) seeks the partition back to its lowest event not
+  done and *pauses* it until the back-off (or the server's Retry-After) is over, while the loop keeps polling: the
+  group membership stays alive, other partitions keep flowing, and one entity's events stay in order.
 - A Permanent failure or an InvalidEvent is dead-lettered with a structured reason, then committed.
 - A cart failure (a Retryable raised inside `Circuits.calling`, consumers/circuits.py) belongs to one connection:
   the event (or that connection's part of a fanned-out event) is *parked* on `<topic>.retry` with a due time and
@@ -39,36 +43,32 @@ import random
 import socket
 import threading
 import time
-import traceback
-from collections import Counter, OrderedDict
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
-from typing import Any, Callable, Container, Mapping
+from typing import Any, Callable, Mapping
 
 from kafka import KafkaConsumer
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 from marshmallow import ValidationError
 
-from config.logs import event_fields
 from config.settings import Settings
-from consumers.circuits import Circuits, ConnectionHealth, ConnectionWaiting, health_report
-from consumers.deferral import DeferPolicy, Deferred, decode_deferred, waited
+from consumers.circuits import Circuits, ConnectionHealth, health_report
+from consumers.deferral import DeferPolicy, decode_deferred
+from consumers.event_handling import EventHandling, Handler
 from consumers.health import HealthBroadcast
 from consumers.inflight import InFlight, Work
-from consumers.observer import NO_OBSERVER, EngineObserver
-from consumers.outcomes import InvalidEvent, NotYet, Outcome, TargetSkipped
-from consumers.parking import Held, ParkingLot, failing_since, outage_reason, parked_record
+from consumers.observer import EngineObserver
+from consumers.parking import Held, ParkingLot
 from consumers.partitions import Partitions, RebalanceListener
 from consumers.state import StateStore
 from events import kafka_errors, topics
-from events.publisher import BrokerUnavailable, EventTooLarge, Publisher
-from outbound.errors import Permanent, Retryable
+from events.publisher import Publisher
+from outbound.errors import Retryable
 from schemas.envelope import Envelope, EnvelopeSchema, decode_envelope
 
 log = logging.getLogger("consumers.engine")
 
-Handler = Callable[[Envelope], Outcome]
 LookAhead = Callable[[list[Envelope]], set[str]]  # one partition's batch -> event ids made redundant
 WorkAhead = Callable[[list[Envelope]], None]  # one partition's batch -> work done ahead (e.g. a bulk write)
 ConnectionOf = Callable[[Envelope], "int | None"]  # the connection an event will call, when known without a call
@@ -77,30 +77,11 @@ COMPLETION_WAIT_SECONDS = 0.05  # busy: how long the loop waits for a finished e
 COMMIT_INTERVAL_SECONDS = 0.5  # done offsets are committed at most this often (and at stop)
 HEALTH_INTERVAL_SECONDS = 1.0
 QUEUED_PER_SLOT = 16  # records read ahead per worker; past it the main partitions' fetching pauses
-RECENT_EVENT_IDS = 10_000
 BROKER_RETRY_SECONDS = 1.0
-MAX_TRACEBACK_CHARS = 4000  # the end of a traceback says where it failed; keep dead letters readable
 FULL_LOT_WAIT_SECONDS = 5.0  # a retry partition with too many held records is read again after this
-HOUR = 3600.0
-
-
-def _source(record) -> dict:
-    """Where the event sits on its own topic: side records name it, for ops and for cartbridge-replay."""
-    return {"topic": record.topic, "partition": record.partition, "offset": record.offset}
 
 
 _SCHEMA = EnvelopeSchema()
-
-
-def _remembered_as(envelope: Envelope, deferred: Deferred | None) -> str:
-    """A parked part of a fanned-out event is its own effect: remembered apart from the event's other parts."""
-    if deferred is None or deferred.connection_id is None:
-        return envelope.event_id
-    return f"{envelope.event_id}:{deferred.connection_id}"
-
-
-def _now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
 class ConsumerEngine:
@@ -120,7 +101,6 @@ class ConsumerEngine:
         self._lot = ParkingLot()  # records of `<topic>.retry` read and waiting for their due time
         self._health: HealthBroadcast | None = None  # for ops (consumers/health.py), once the consumer runs
         self._wall_clock = wall_clock
-        self._handler = handler
         self._look_ahead = look_ahead  # pure, on the loop thread
         self._work_ahead = work_ahead  # on a worker, holding the batch's keys
         self._kafka_options = dict(kafka_options or {})  # e.g. fetch_min_bytes / fetch_max_wait_ms
@@ -138,10 +118,26 @@ class ConsumerEngine:
         self._finished: queue.SimpleQueue[tuple[Work, Any]] = queue.SimpleQueue()
         self._running = _RunningCount()  # what the rebalance listener waits on (it runs on Kafka's IO thread)
         self._next_commit_at = self._next_health_at = 0.0
-        self._lock = threading.Lock()  # counts and recent event ids, written by every worker
-        self._recent: OrderedDict[str, None] = OrderedDict()  # event ids handled by this process
-        self.counts: dict[str, int] = {"done": 0, "skipped": 0, "dead_lettered": 0, "retried": 0, "duplicate": 0}
-        self.observer: EngineObserver = NO_OBSERVER  # metrics and readiness (consumers.runner installs them)
+        # What a worker does with one event (consumers/event_handling.py); this module decides what runs when.
+        self._events = EventHandling(kind=kind, topic=topic, handler=handler, settings=settings,
+                                     publisher=self._publisher, defer=defer, circuits=circuits, wall_clock=wall_clock,
+                                     bind_state=self._bind_state, attempts_of=self._attempts_of)
+
+    @property
+    def observer(self) -> EngineObserver:
+        """Metrics and readiness (consumers.runner installs them)."""
+        return self._events.observer
+
+    @observer.setter
+    def observer(self, observer: EngineObserver) -> None:
+        self._events.observer = observer
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return self._events.counts
+
+    def _attempts_of(self, tp: TopicPartition, offset: int) -> int:
+        return self._partitions.attempts.get((tp, offset), 0)
 
     # -- lifecycle -------------------------------------------------------------------------------------------
     def stop(self) -> None:
@@ -283,10 +279,10 @@ class ConsumerEngine:
         redundant = self._look_ahead_at(tp, decoded)
         for record, envelope in decoded:
             if isinstance(envelope, Envelope):
-                task = _bound(self._process_envelope, record, envelope, None, redundant)
+                task = _bound(self._events.process, record, envelope, None, redundant)
                 connection_id = self._connection_of_event(envelope)
             else:  # undecodable: its dead letter is written by a worker, in its key's turn
-                task = _bound(self._dead_letter, record, None, f"undecodable event: {envelope}", {})
+                task = _bound(self._events.dead_letter, record, None, f"undecodable event: {envelope}", {})
                 connection_id = None
             self._inflight.add(Work(tp, record.offset, _key(tp, record), connection_id, task,
                                     then=self._event_finished))
@@ -413,172 +409,6 @@ class ConsumerEngine:
         self._inflight.forget(released)
         return read_again_from
 
-    def _process_envelope(self, record, envelope: Envelope, deferred: Deferred | None,
-                          redundant: Container[str] = frozenset()) -> None:
-        remembered = _remembered_as(envelope, deferred)
-        if self._seen_recently(remembered):
-            self._count("duplicate")
-            self.observer.handled(self.kind, envelope.connection_id, "duplicate")
-            log.info("%s: duplicate event_id=%s ignored", self.kind, envelope.event_id,
-                     extra=event_fields(self.kind, envelope, "duplicate"))
-            return
-        if envelope.event_id in redundant:
-            self._count("superseded")
-            self.observer.handled(self.kind, envelope.connection_id, "superseded")
-            log.info("%s: superseded event_id=%s: a newer event for the same key follows in this batch",
-                     self.kind, envelope.event_id, extra=event_fields(self.kind, envelope, "superseded"))
-            return
-        if self._handle(record, envelope, deferred):
-            self._remember(remembered)  # only effects: a skipped or dead-lettered event may be replayed
-
-    def _call_handler(self, record, envelope: Envelope) -> Outcome:
-        self._bind_state(TopicPartition(record.topic, record.partition))
-        started = time.perf_counter()
-        try:
-            return self._handler(envelope)
-        finally:
-            self.observer.handling_took(self.kind, time.perf_counter() - started)
-
-    def _handle(self, record, envelope: Envelope, deferred: Deferred | None = None) -> bool:
-        """Run the handler and record what came of it; True when the effect happened (or had already)."""
-        source = deferred.source if deferred else _source(record)  # side records name where the event first sat
-        try:
-            outcome = self._call_handler(record, envelope)
-        except (Permanent, InvalidEvent) as error:
-            details = error.details() if isinstance(error, Permanent) else error.details
-            self._dead_letter(record, envelope, error.reason, details, source)
-        except ValidationError as error:  # a payload this consumer cannot read: poison, not transient
-            self._dead_letter(record, envelope, "event payload failed validation", {"messages": error.messages},
-                              source)
-        except NotYet as error:
-            self._not_yet(record, envelope, error, deferred)
-        except ConnectionWaiting as waiting:
-            if deferred is not None and deferred.connection_id == waiting.connection_id:
-                raise  # a parked record still waiting: it stays held (consumers/parking.py), nothing is written
-            self._park(record, envelope, waiting, deferred)
-        except Retryable:
-            raise
-        except Exception as error:  # a bug: never lose the event, never crash the group
-            self._unexpected(record, envelope, error, source)
-        else:
-            if isinstance(outcome, Outcome):
-                return self._record_outcome(record, envelope, outcome, source, deferred)
-            self._unexpected(record, envelope, TypeError(f"the handler returned {outcome!r}, not an Outcome"),
-                             source)
-        return False
-
-    def _not_yet(self, record, envelope: Envelope, error: NotYet, deferred: Deferred | None) -> None:
-        """Park the event on `<topic>.retry` until its next look, or dead-letter it once the wait is over."""
-        now, policy = self._wall_clock(), self._defer_policy
-        source = deferred.source if deferred else _source(record)
-        first = deferred.first_deferred_at if deferred else now
-        looks = (deferred.looks if deferred else 0) + 1
-        if policy is None or now - first >= policy.give_up_after:
-            reason = error.reason if policy is None else f"{error.reason} (still so after {waited(now - first)}, " \
-                                                         f"{looks} looks)"
-            self._dead_letter(record, envelope, reason, error.details, source)
-            return
-        due_at = now + policy.delay(looks)
-        parked = Deferred(event=envelope.to_dict(), due_at=due_at, first_deferred_at=first, looks=looks,
-                          reason=error.reason, source=source)
-        try:
-            self._publisher.publish_record(topics.retry(self.topic), record.key, parked.to_dict())
-        except BrokerUnavailable as unavailable:  # not parked, so not done: retry the event later
-            raise Retryable(f"could not write to {topics.retry(self.topic)}: {unavailable}") from unavailable
-        self._count("deferred")
-        log.info("%s: deferred event_id=%s connection=%s look %d, next in %.0fs: %s", self.kind,
-                 envelope.event_id, envelope.connection_id, looks, due_at - now, error.reason)
-
-    def _unexpected(self, record, envelope: Envelope, error: Exception, source: dict) -> None:
-        """Retry it, loudly, in case it passes; after `unexpected_error_attempts`, dead-letter it with the
-        traceback so the partition moves on (fix the cause, then replay it from the dead letters)."""
-        log.exception("%s: unexpected error on event_id=%s", self.kind, envelope.event_id,
-                      extra=event_fields(self.kind, envelope, "unexpected_error"))
-        attempts = self._partitions.attempts.get((TopicPartition(record.topic, record.partition), record.offset), 0) + 1
-        reason = f"unexpected {error.__class__.__name__}: {error}"
-        if attempts < self._settings.unexpected_error_attempts:
-            raise Retryable(reason) from error
-        trace = "".join(traceback.format_exception(error))[-MAX_TRACEBACK_CHARS:]
-        self._dead_letter(record, envelope, f"{reason} (after {attempts} attempts)", {"traceback": trace}, source)
-
-    def _record_outcome(self, record, envelope: Envelope, outcome: Outcome, source: dict,
-                        deferred: Deferred | None = None) -> bool:
-        for target in outcome.targets_skipped:  # recorded before the event counts as done
-            self._record_target_skipped(record, envelope, target, source)
-        for parked in outcome.targets_parked:  # likewise: each waiting part is on `<topic>.retry` first
-            self._park(record, envelope, parked.waiting, deferred)
-        if outcome.skipped:
-            self._publish_side_record(topics.skipped(self.topic), record, {
-                **outcome.extra,  # a handler's own fields (e.g. what a preview saw); the engine's win
-                "reason": outcome.reason, "code": outcome.code, "consumer": self.kind, "skipped_at": _now_iso(),
-                "source": source, "event": envelope.to_dict()})
-            self._count("skipped")
-            self.observer.handled(self.kind, envelope.connection_id, "skipped", outcome.code)
-            log.info("%s: skipped event_id=%s connection=%s reason=%s",
-                     self.kind, envelope.event_id, envelope.connection_id, outcome.reason,
-                     extra=event_fields(self.kind, envelope, "skipped", code=outcome.code))
-            return False
-        self._count("done")
-        self.observer.handled(self.kind, envelope.connection_id, "done")
-        log.info("%s: done event_id=%s connection=%s %s",
-                 self.kind, envelope.event_id, envelope.connection_id, outcome.reason,
-                 extra=event_fields(self.kind, envelope, "done"))
-        return True
-
-    def _record_target_skipped(self, record, envelope: Envelope, target: TargetSkipped, source: dict) -> None:
-        self._publish_side_record(topics.skipped(self.topic), record, {
-            **target.extra, "reason": target.reason, "code": target.code, "connection_id": target.connection_id,
-            "consumer": self.kind, "skipped_at": _now_iso(), "source": source, "event": envelope.to_dict()})
-        counter = f"skipped.{target.code}"
-        so_far = self._count(counter)
-        self.observer.handled(self.kind, target.connection_id, "skipped", target.code)
-        log.info("%s: skipped event_id=%s connection=%s code=%s reason=%s (%s so far: %d)", self.kind,
-                 envelope.event_id, target.connection_id, target.code, target.reason, counter, so_far,
-                 extra=event_fields(self.kind, envelope, "skipped", connection=target.connection_id, code=target.code))
-
-    def _dead_letter(self, record, envelope: Envelope | None, reason: str, details: dict,
-                     source: dict | None = None) -> None:
-        tp = TopicPartition(record.topic, record.partition)
-        self._publish_side_record(topics.dead_letters(self.topic), record, {
-            "reason": reason, "error": details, "attempts": self._partitions.attempts.get((tp, record.offset), 0) + 1,
-            "consumer": self.kind, "failed_at": _now_iso(),
-            "source": source or _source(record),
-            "event": envelope.to_dict() if envelope else None,
-            "raw": None if envelope else (record.value or b"").decode("utf-8", "replace"),
-        })
-        self._count("dead_lettered")
-        self.observer.dead_lettered(self.kind, envelope, reason, details)
-        log.warning("%s: dead-lettered event_id=%s reason=%s",
-                    self.kind, envelope.event_id if envelope else "?", reason,
-                    extra=event_fields(self.kind, envelope, "dead_lettered"))
-
-    def _publish_side_record(self, topic: str, record, value: dict) -> None:
-        try:
-            try:
-                self._publisher.publish_record(topic, record.key, value)
-            except EventTooLarge as error:  # the side topic's limit is smaller: keep the reason, point at the event
-                log.warning("%s: %s refused the record for its size; writing it without the event", self.kind, topic)
-                self._publisher.publish_record(topic, record.key, {
-                    **value, "event": None, "raw": None,
-                    "event_omitted": f"too large for {topic} ({error}); read it at 'source'"})
-        except (BrokerUnavailable, EventTooLarge) as error:  # not recorded, so not done: retry the event later
-            raise Retryable(f"could not write to {topic}: {error}") from error
-
-    def _remember(self, event_id: str) -> None:
-        with self._lock:
-            self._recent[event_id] = None
-            if len(self._recent) > RECENT_EVENT_IDS:
-                self._recent.popitem(last=False)
-
-    def _seen_recently(self, event_id: str) -> bool:
-        with self._lock:
-            return event_id in self._recent
-
-    def _count(self, name: str) -> int:
-        with self._lock:
-            self.counts[name] = self.counts.get(name, 0) + 1
-            return self.counts[name]
-
     # -- retries ---------------------------------------------------------------------------------------------
     def _retry_later(self, tp: TopicPartition, offset: int, error: Retryable) -> None:
         """A shared failure (Infoplus, Kafka): the partition is read again from its lowest event not running and
@@ -586,7 +416,7 @@ class ConsumerEngine:
         book = self._partitions.attempts
         attempts = book[(tp, offset)] = book.get((tp, offset), 0) + 1
         delay = error.retry_after if error.retry_after is not None else self._backoff(attempts)
-        self._count("retried")
+        self._events.count("retried")
         self.observer.retried(self.kind, error.reason, error.details())
         log.warning("%s: retrying %s[%d]@%d in %.1fs (attempt %d): %s",
                     self.kind, tp.topic, tp.partition, offset, delay, attempts, error.reason)
@@ -599,21 +429,6 @@ class ConsumerEngine:
         return min(self._settings.retry_backoff_max_seconds, base) * random.uniform(0.8, 1.2)
 
     # -- parked events (`<topic>.retry`, consumers/parking.py) --------------------------------------------------
-    def _park(self, record, envelope: Envelope, waiting: ConnectionWaiting, deferred: Deferred | None) -> None:
-        """Write the event — narrowed to the waiting connection: only its part is left — to `<topic>.retry`,
-        due when that connection's circuit lets a call through again. The cart is not called meanwhile."""
-        now, cid = self._wall_clock(), waiting.connection_id
-        parked = parked_record(envelope, waiting, deferred, _source(record), now)
-        try:
-            self._publisher.publish_record(topics.retry(self.topic), record.key, parked.to_dict())
-        except BrokerUnavailable as unavailable:  # not parked, so not done: retry the event later
-            raise Retryable(f"could not write to {topics.retry(self.topic)}: {unavailable}") from unavailable
-        self._count("parked")
-        self.observer.handled(self.kind, cid, "parked")
-        log.info("%s: parked event_id=%s connection=%s, due in %.1fs: %s", self.kind, envelope.event_id, cid,
-                 max(0.0, waiting.due_at - now), waiting.reason,
-                 extra=event_fields(self.kind, envelope, "parked", connection=cid))
-
     def _read_parked(self, tp: TopicPartition, records: list) -> None:
         """Every record of a retry partition is held until due (then handed out in `_queue_due_parked`); the
         partition is read on past records not due yet, so none waits for another."""
@@ -639,29 +454,7 @@ class ConsumerEngine:
             if connection_id is None and isinstance(held.envelope, Envelope):
                 connection_id = self._connection_of_event(held.envelope)
             self._inflight.add(Work(tp, held.offset, _key(tp, held.record), connection_id,
-                                    _bound(self._handle_parked, held), tracked=False, then=self._parked_finished))
-
-    def _handle_parked(self, held: Held) -> tuple[str, Any]:
-        """On a worker: a held record is due; hand it to the handler — unless its connection's cart is still
-        failing, when it waits on (held, nothing written) or, failing for too long, is dead-lettered. Returns what
-        the loop thread does with the held record: ("resolved", None), ("wait", due_at) or ("again", error)."""
-        if not isinstance(held.envelope, Envelope):  # undecodable
-            self._dead_letter(held.record, None, held.envelope, {})
-            return "resolved", None
-        deferred, envelope, now = held.deferred, held.envelope, self._wall_clock()
-        try:
-            self._raise_if_still_failing(deferred, now)
-            self._process_envelope(held.record, envelope, deferred)
-        except ConnectionWaiting as waiting:
-            if not self._outage_over(deferred, now):
-                return "wait", waiting.due_at
-            try:
-                self._dead_letter_outage(held.record, envelope, deferred, waiting)
-            except Retryable as error:  # the dead letter was not written: this record stays held
-                return "again", error
-        except Retryable as error:  # Infoplus or Kafka: everyone's; this record looks again after a back-off
-            return "again", error
-        return "resolved", None
+                                    _bound(self._events.handle_parked, held), tracked=False, then=self._parked_finished))
 
     def _parked_finished(self, work: Work, result: Any) -> None:
         """On the loop thread: apply what `_handle_parked` decided to the held record (if its partition is
@@ -688,23 +481,6 @@ class ConsumerEngine:
         self.observer.retried(self.kind, error.reason, error.details())
         log.warning("%s: parked %s[%d]@%d looks again in %.1fs: %s", self.kind, tp.topic, tp.partition,
                     held.offset, held.due_at - now, error.reason)
-
-    def _raise_if_still_failing(self, deferred: Deferred, now: float) -> None:
-        """ConnectionWaiting while the record's connection's circuit lets no call through (the probe may go)."""
-        if deferred.connection_id is None or self.circuits is None:
-            return
-        circuit = self.circuits.get(deferred.connection_id)
-        blocked = circuit.blocked_until(now)
-        if blocked is not None:
-            raise ConnectionWaiting(deferred.connection_id, blocked, circuit.last_error or deferred.reason,
-                                    circuit.failing_since or now)
-
-    def _outage_over(self, deferred: Deferred, now: float) -> bool:
-        return now - failing_since(deferred) >= self._settings.connection_outage_dead_letter_hours * HOUR
-
-    def _dead_letter_outage(self, record, envelope: Envelope, deferred: Deferred, waiting: ConnectionWaiting) -> None:
-        reason, details = outage_reason(deferred, self._settings.connection_outage_dead_letter_hours, waiting.reason)
-        self._dead_letter(record, envelope, reason, details, deferred.source)
 
     def _set_commit_point(self, tp: TopicPartition) -> None:
         offset = self._lot.commit_offset(tp)
