@@ -454,10 +454,11 @@ class ConsumerEngine:
             if connection_id is None and isinstance(held.envelope, Envelope):
                 connection_id = self._connection_of_event(held.envelope)
             self._inflight.add(Work(tp, held.offset, _key(tp, held.record), connection_id,
-                                    _bound(self._events.handle_parked, held), tracked=False, then=self._parked_finished))
+                                    _bound(self._events.handle_parked, held), tracked=False,
+                                    then=self._parked_finished))
 
     def _parked_finished(self, work: Work, result: Any) -> None:
-        """On the loop thread: apply what `_handle_parked` decided to the held record (if its partition is
+        """On the loop thread: apply what `EventHandling.handle_parked` decided to the held record (if its partition is
         still ours: a rebalance may have given it to another copy meanwhile, which reads it again)."""
         self._inflight.finished(work)  # the parking lot keeps its offsets
         held = self._lot.get(work.tp, work.offset)
