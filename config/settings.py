@@ -113,8 +113,8 @@ class Settings:
     # A poll hands out up to this many records; the engine queues them for its workers (consumers/inflight.py).
     consumer_max_poll_records: int = 100
     # Events one consumer process works on at once (threads: the work is waiting on HTTP), one at a time per Kafka
-    # key. 32 measured (bench/concurrency.py, docs/consumer-engine.md): past it the 2-core machine's CPU, not the
-    # waiting, sets the pace, and the Infoplus budget paces the Infoplus calls whatever the number.
+    # key. 32 by measurement (bench/concurrency.py, docs/consumer-engine.md): 16 gives 13 calls waited on at once,
+    # 32 gives 22-25, 64 only a fifth more on a 2-core machine; the Infoplus budget paces Infoplus calls whatever it is.
     consumer_concurrency: int = 32
     # Of those, at most this many for one connection's events at once (a connection may set `max_in_flight`):
     # a big merchant's burst neither takes every slot nor blows through its cart's rate limit.

@@ -139,7 +139,8 @@ class Circuits:
                 self._succeeded(circuit)
             raise
         except BaseException:  # not the cart's answer (a bug, a stop): the probe, if it was one, is not spent
-            circuit.probing = False
+            with self._changed:
+                circuit.probing = False
             raise
         else:
             with self._changed:
@@ -153,13 +154,14 @@ class Circuits:
         """Wait (bounded) for room among the connection's calls in flight; ConnectionWaiting while it is open."""
         circuit = self.get(connection_id)
         give_up_at = time.monotonic() + self._slot_wait
+        cap = self.cap_of(connection_id)  # read outside the lock: the registry may reload its file
         with self._changed:
             while True:
                 now = self._clock()
                 blocked = circuit.blocked_until(now)
                 if blocked is not None:
                     raise ConnectionWaiting(connection_id, blocked, circuit.last_error, circuit.failing_since or now)
-                room = self.cap_of(connection_id) if circuit.proven and circuit.healthy else 1
+                room = cap if circuit.proven and circuit.healthy else 1
                 if circuit.calls < room:
                     break
                 if time.monotonic() >= give_up_at:  # calls in flight past their own timeouts: look again soon

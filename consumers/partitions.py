@@ -21,9 +21,8 @@ Read against kafka-python 3.0.12 (pinned in setup.cfg), which this relies on:
 from __future__ import annotations
 
 import logging
-from typing import Callable
-
 import time
+from typing import Callable
 
 from kafka import KafkaConsumer
 from kafka.consumer.subscription_state import AsyncConsumerRebalanceListener

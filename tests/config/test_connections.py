@@ -157,3 +157,12 @@ def test_the_example_file_is_a_valid_registry():
     with open("config/connections.example.yaml", encoding="utf-8") as handle:
         [connection] = parse_connections(handle.read(), "example", env).values()
     assert connection.location_id == "gid://shopify/Location/1"
+
+
+def test_a_connection_may_set_its_own_cap_on_events_in_flight_within_bounds():
+    [default] = parse_connections(text(VALID), "c.yaml", {"ACME_SECRET": "s"}).values()
+    [own] = parse_connections(text({**VALID, "max_in_flight": 12}), "c.yaml", {"ACME_SECRET": "s"}).values()
+    assert default.max_in_flight is None and own.max_in_flight == 12
+    for refused in (0, 65, "many"):
+        with pytest.raises(RegistryError, match="max_in_flight"):
+            parse_connections(text({**VALID, "max_in_flight": refused}), "c.yaml", {"ACME_SECRET": "s"})

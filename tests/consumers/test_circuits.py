@@ -169,3 +169,53 @@ def test_the_last_error_shown_to_ops_carries_no_credential_of_a_url(circuits):
                                        "&consumer_secret=cs_2: ConnectionError"))
     assert waiting.reason == "GET https://shop.example/wp-json/wc/v3/orders/1: ConnectionError"
     assert "secret" not in circuits.get(7).last_error and "cs_2" not in circuits.get(7).last_error
+
+
+
+class SlowCalls:
+    """Threads calling one connection's cart through its circuit, each held inside its call until released."""
+
+    def __init__(self, circuits: Circuits, connection_id: int = 7) -> None:
+        import threading
+        self._circuits, self._connection_id = circuits, connection_id
+        self.release = threading.Event()
+        self._lock = threading.Lock()
+        self.inside = 0
+        self.threads: list = []
+
+    def start(self, how_many: int) -> None:
+        import threading
+        for _ in range(how_many):
+            self.threads.append(threading.Thread(target=self._call, daemon=True))
+            self.threads[-1].start()
+
+    def _call(self) -> None:
+        with self._circuits.calling(self._connection_id):
+            with self._lock:
+                self.inside += 1
+            self.release.wait(10)
+            with self._lock:
+                self.inside -= 1
+
+    def settle(self) -> int:
+        """How many are inside once the threads have had time to enter (they wait on the circuit otherwise)."""
+        import time as real_time
+        real_time.sleep(0.3)
+        return self.inside
+
+    def finish(self) -> None:
+        self.release.set()
+        for thread in self.threads:
+            thread.join(timeout=10)
+
+
+def test_one_call_at_a_time_until_the_cart_has_answered_then_up_to_its_cap(clock):
+    circuits = Circuits("tracking", Backoff(initial=1.0, maximum=300.0), clock, cap_of=lambda cid: 3)
+    first = SlowCalls(circuits)
+    first.start(4)
+    assert first.settle() == 1  # a cart hanging from the start costs one timeout, not one per worker
+    first.finish()  # it answered: the others went on, and the circuit knows the cart is up
+    after = SlowCalls(circuits)
+    after.start(5)
+    assert after.settle() == 3  # the connection's cap
+    after.finish()
