@@ -470,10 +470,20 @@ class ConsumerEngine:
             self._partitions.attempts.pop((work.tp, held.offset), None)
             self._lot.resolve(work.tp, held.offset)
             self._set_commit_point(work.tp)
-        elif verdict == "wait":
+        elif verdict == "wait":  # its cart was not called: the circuit says when
             held.due_at = detail
+        elif verdict == "failed":  # called and failed again: a cart answering some calls (its circuit stays
+            held.due_at = max(detail, self._later_for(work.tp, held))  # closed) must not be asked every second
+            log.info("%s: parked %s[%d]@%d failed again; looks again in %.1fs", self.kind, work.tp.topic,
+                     work.tp.partition, held.offset, held.due_at - self._wall_clock())
         else:
             self._look_again_later(work.tp, held, detail)
+
+    def _later_for(self, tp: TopicPartition, held: Held) -> float:
+        """The record's own back-off (1 s doubling to RETRY_BACKOFF_MAX_SECONDS), counted per failed look."""
+        key = (tp, held.offset)
+        attempts = self._partitions.attempts[key] = self._partitions.attempts.get(key, 0) + 1
+        return self._wall_clock() + self._backoff(attempts)
 
     def _look_again_later(self, tp: TopicPartition, held: Held, error: Retryable) -> None:
         key, now = (tp, held.offset), self._wall_clock()

@@ -273,22 +273,30 @@ class EventHandling:
     def handle_parked(self, held: Held) -> tuple[str, Any]:
         """On a worker: a held record is due; hand it to the handler — unless its connection's cart is still
         failing, when it waits on (held, nothing written) or, failing for too long, is dead-lettered. Returns what
-        the loop thread does with the held record: ("resolved", None), ("wait", due_at) or ("again", error)."""
+        the loop thread does with the held record: ("resolved", None), ("wait", due_at) when its cart was not
+        called, ("failed", due_at) when it was and failed again, or ("again", error)."""
         if not isinstance(held.envelope, Envelope):  # undecodable
             self.dead_letter(held.record, None, held.envelope, {})
             return "resolved", None
         deferred, envelope, now = held.deferred, held.envelope, self._wall_clock()
         try:
             self._raise_if_still_failing(deferred, now)
+        except ConnectionWaiting as waiting:
+            return self._still_waiting(held, waiting, now, "wait")
+        try:
             self.process(held.record, envelope, deferred)
         except ConnectionWaiting as waiting:
-            if not self._outage_over(deferred, now):
-                return "wait", waiting.due_at
-            try:
-                self._dead_letter_outage(held.record, envelope, deferred, waiting)
-            except Retryable as error:  # the dead letter was not written: this record stays held
-                return "again", error
+            return self._still_waiting(held, waiting, now, "failed")
         except Retryable as error:  # Infoplus or Kafka: everyone's; this record looks again after a back-off
+            return "again", error
+        return "resolved", None
+
+    def _still_waiting(self, held: Held, waiting: ConnectionWaiting, now: float, verdict: str) -> tuple[str, Any]:
+        if not self._outage_over(held.deferred, now):
+            return verdict, waiting.due_at
+        try:
+            self._dead_letter_outage(held.record, held.envelope, held.deferred, waiting)
+        except Retryable as error:  # the dead letter was not written: this record stays held
             return "again", error
         return "resolved", None
 

@@ -76,3 +76,23 @@ def test_shopify_failing_the_answer_parks_its_request_and_the_order_is_made_once
     assert len(world.shopify.fulfillment_order(fo_id)["answers"]) == 1
     assert all(len(infoplus_orders(world, WOO_ID, n)) == 1 for n in woo_ids)
     assert world.read(topics.dead_letters(topics.CART_ORDERS), expect=0, timeout=2) == []
+
+
+def test_a_store_that_answers_reads_but_refuses_answers_is_asked_less_and_less_often(world, woo):  # noqa: F811
+    """Every read succeeds, so the store's circuit never opens; the parked notification backs off on its own
+    (1 s doubling: tries about 1, 3 and 7 s after the first), instead of being tried every second or so for as long
+    as Shopify refuses (9 more in 12 s before)."""
+    location = fulfillment_service(world)
+    world.shopify.add_order(8102, [{"id": 101, "sku": "SKU-1", "quantity": 1}], location_id=location)
+    world.shopify.request_fulfillment(8102)
+    world.shopify.fail_answers(FAILING)
+    world.overrides["RETRY_BACKOFF_MAX_SECONDS"] = "60"  # the default: tests shorten it to 2 s elsewhere
+    started_orders(world)
+    post_notification(world, {"kind": "FULFILLMENT_REQUEST"})
+    eventually(lambda: answers_tried(world) >= 1, WAIT, message="Shopify refused the first answer")
+    first_refused = time.monotonic()
+    time.sleep(12)  # the window measured: how often the answer is tried in it is the point of the test
+    tried = answers_tried(world) - 1
+    print(f"{tried} more answers tried in {time.monotonic() - first_refused:.1f} s")
+    assert tried <= 5, f"{tried} answers in 12 s: the refused answer is retried every second or so"
+    assert len(infoplus_orders(world, 101, 8102)) == 1
