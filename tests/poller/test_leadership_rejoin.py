@@ -16,6 +16,7 @@ from poller.poller import CURSOR_TOPIC
 from tests.support.world import eventually
 
 SESSION_S = 2.0  # KAFKA_CONSUMER_SESSION_TIMEOUT_MS in tests
+OTHER_POLL_MS = 1000
 
 
 def cursor_topic(world) -> str:
@@ -76,7 +77,10 @@ def test_a_rejoin_left_unfinished_by_kafka_python_is_rebuilt_and_the_copy_is_ass
     def poll_other() -> None:  # another copy, whose polls the test turns on and off (its heartbeats go on)
         while not done.is_set():
             if polling.is_set():
-                other.poll(timeout_ms=100)
+                # Long enough for a join round to finish inside one poll: this plain consumer has no watchdog,
+                # and when it leads the group, a metadata-started round outlasting its poll would be forgotten
+                # by kafka-python just as the leader's is (the bug under test), leaving it a stale assignment.
+                other.poll(timeout_ms=OTHER_POLL_MS)
             else:
                 time.sleep(0.05)
 
@@ -93,7 +97,7 @@ def test_a_rejoin_left_unfinished_by_kafka_python_is_rebuilt_and_the_copy_is_ass
         # The other copy is busy (no polls); a partition is added, the leader's metadata sees it and it rejoins;
         # the broker holds that JoinGroup until the busy copy rejoins, longer than held() waits for it.
         polling.clear()
-        time.sleep(0.3)
+        time.sleep(OTHER_POLL_MS / 1000 + 0.3)  # its poll under way has returned
         admin = KafkaAdminClient(bootstrap_servers=world.bootstrap)
         try:
             admin.create_partitions({topic: NewPartitions(total_count=2)})
