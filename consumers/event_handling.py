@@ -87,7 +87,9 @@ class EventHandling:
 
     # -- one event ---------------------------------------------------------------------------------------------
     def process(self, record, envelope: Envelope, deferred: Deferred | None,
-                          redundant: Container[str] = frozenset()) -> None:
+                redundant: Container[str] = frozenset()) -> None:
+        """Handle one event (or a parked part of one) unless this process did it already or a later event of the
+        same key in its batch makes it redundant."""
         remembered = _remembered_as(envelope, deferred)
         if self._seen_recently(remembered):
             self.count("duplicate")
@@ -122,7 +124,7 @@ class EventHandling:
             self.dead_letter(record, envelope, error.reason, details, source)
         except ValidationError as error:  # a payload this consumer cannot read: poison, not transient
             self.dead_letter(record, envelope, "event payload failed validation", {"messages": error.messages},
-                              source)
+                             source)
         except NotYet as error:
             self._not_yet(record, envelope, error, deferred)
         except ConnectionWaiting as waiting:
@@ -211,7 +213,7 @@ class EventHandling:
                  extra=event_fields(self.kind, envelope, "skipped", connection=target.connection_id, code=target.code))
 
     def dead_letter(self, record, envelope: Envelope | None, reason: str, details: dict,
-                     source: dict | None = None) -> None:
+                    source: dict | None = None) -> None:
         tp = TopicPartition(record.topic, record.partition)
         self._publish_side_record(topics.dead_letters(self.topic), record, {
             "reason": reason, "error": details, "attempts": self._attempts_of(tp, record.offset) + 1,
