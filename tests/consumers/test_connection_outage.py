@@ -253,13 +253,18 @@ def test_an_early_carton_parked_behind_a_broken_connections_events_lands_when_du
 SKUS = [f"SKU-{letter}" for letter in "ABCDEF"]
 
 
-def test_a_cart_answering_503_delays_only_its_own_levels_and_the_latest_level_lands_when_it_is_back(world, woo):  # noqa: F811,E501
+def shopify_and_a_failing_woocommerce_on_one_lob(world, woo) -> None:  # noqa: F811
+    """SKUS in both carts at 0, every partition holding some; Shopify syncs inventory, WooCommerce answers 503."""
     assert {partition_of(f"{LOB}:{sku}") for sku in SKUS} == set(range(PARTITIONS))
     for sku in SKUS:
         world.shopify.add_variant(sku, quantity=0)
         woo.add_product(sku, stock_quantity=0)
     use_connections(world, world.shopify_connection(sync_inventory=True), woo_connection(woo, WOO_ID))
     woo.fail_next(1_000_000, status=503)
+
+
+def test_a_cart_answering_503_delays_only_its_own_levels_and_the_latest_level_lands_when_it_is_back(world, woo):  # noqa: F811,E501
+    shopify_and_a_failing_woocommerce_on_one_lob(world, woo)
     topics.ensure_topics(world.settings(), [topics.INFOPLUS_INVENTORY])
     from events.publisher import Publisher
     publisher = Publisher(world.settings())

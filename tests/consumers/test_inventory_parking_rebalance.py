@@ -11,9 +11,9 @@ import pytest
 
 from events import topics
 from events.publisher import Publisher
-from tests.consumers.test_connection_outage import PARTITIONS, SKUS, partition_of, started
-from tests.consumers.test_inventory import LOB, T0, publish, use_connections, woo_connection, woo_stock
-from tests.support.cart_orders import WOO_ID, woo  # noqa: F401  (fixture)
+from tests.consumers.test_connection_outage import SKUS, shopify_and_a_failing_woocommerce_on_one_lob, started
+from tests.consumers.test_inventory import T0, publish, woo_stock
+from tests.support.cart_orders import woo  # noqa: F401  (fixture)
 from tests.support.world import eventually
 
 WAIT = 60
@@ -64,12 +64,7 @@ def woo_writes(woo) -> dict[str, list[int]]:  # noqa: F811
 
 
 def test_parked_levels_survive_a_copy_joining_and_leaving_and_a_sigkill_and_land_once(world, woo, publisher):  # noqa: F811,E501
-    assert {partition_of(f"{LOB}:{sku}") for sku in SKUS} == set(range(PARTITIONS))
-    for sku in SKUS:
-        world.shopify.add_variant(sku, quantity=0)
-        woo.add_product(sku, stock_quantity=0)
-    use_connections(world, world.shopify_connection(sync_inventory=True), woo_connection(woo, WOO_ID))
-    woo.fail_next(1_000_000, status=503)
+    shopify_and_a_failing_woocommerce_on_one_lob(world, woo)
     first = started(world, "inventory")
 
     levels(publisher, FIRST, T0)
